@@ -1,0 +1,31 @@
+"""Curve fitting for scaling studies: forms, fits with intervals and flags, comparisons, effects, plots.
+
+Modules, one concern each: ``forms`` (equations and closed-form diminishing returns),
+``validation`` (input checks), ``solvers`` (least squares and variable projection),
+``bootstrap`` (seeded resampling), ``fitting`` (``fit_curve``), ``compare`` (``compare_forms``),
+``ratio`` (two x values), ``effects`` (effect sizes and verdicts), ``plotting``, ``summary``
+(table -> finding, for notebooks). See ``docs/fitting.md`` for the practice they follow.
+
+>>> import numpy as np
+>>> from rlhf_nb.analysis import fit_curve
+>>> x = np.geomspace(1, 1e4, 20)
+>>> round(fit_curve(x, 2 + 5 * x**-0.3, "saturating_power", n_boot=0).params["alpha"], 6)
+0.3
+"""
+from .compare import compare_forms
+from .effects import INCONCLUSIVE, NOT_SHOWN, SHOWN, Effect, effect_ci, equivalence_verdict, verdict
+from .fitting import FitResult, Flag, fit_curve
+from .forms import FORMS, Form, get_form
+from .plotting import plot_fit
+from .ratio import RatioSummary, ratio_summary
+from .summary import Analysis, analyse_runs, describe_fit, parse_forms, save_analysis, synthetic_runs
+
+__all__ = [
+    "FORMS", "Form", "get_form",
+    "fit_curve", "FitResult", "Flag",
+    "compare_forms",
+    "ratio_summary", "RatioSummary",
+    "effect_ci", "Effect", "verdict", "equivalence_verdict", "SHOWN", "NOT_SHOWN", "INCONCLUSIVE",
+    "plot_fit",
+    "analyse_runs", "Analysis", "describe_fit", "parse_forms", "save_analysis", "synthetic_runs",
+]

@@ -1,0 +1,52 @@
+"""Executing the project's notebooks with papermill: where they are, how parameters are typed.
+
+Parameters given on the command line arrive as strings; they are converted to the type the
+notebook's parameters cell declares (papermill's own inference), and an unknown name is
+refused before anything runs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import papermill as pm
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def notebook_path(name: str) -> Path:
+    path = NOTEBOOK_DIR / f"{name}.ipynb"
+    if not path.exists():
+        known = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
+        raise FileNotFoundError(f"no notebook {name!r} in {NOTEBOOK_DIR}: known notebooks are {known}")
+    return path
+
+
+def declared_parameters(path: Path) -> dict[str, dict[str, Any]]:
+    """The parameters cell as papermill reads it: name -> {inferred_type_name, default, help}."""
+    return {p["name"]: p for p in pm.inspect_notebook(str(path)).values()}
+
+
+def parse_parameter_overrides(pairs: list[list[str]], path: Path) -> dict[str, Any]:
+    """``[[name, text], ...]`` to typed values, checked against the notebook's parameters cell."""
+    declared = declared_parameters(path)
+    casts = {"int": int, "float": float, "str": str, "bool": lambda s: s.lower() in ("1", "true", "yes")}
+    out = {}
+    for name, text in pairs:
+        if name not in declared:
+            raise ValueError(f"{path.name} has no parameter {name!r}; it takes {sorted(declared)}")
+        cast = casts.get(declared[name]["inferred_type_name"], str)
+        try:
+            out[name] = cast(text)
+        except ValueError:
+            raise ValueError(f"parameter {name}={text!r} is not a valid {declared[name]['inferred_type_name']}") from None
+    return out
+
+
+def execute_notebook(name: str, output: Path, parameters: dict[str, Any], cwd: Path | None = None,
+                     progress: bool = True) -> Path:
+    """Run ``notebooks/<name>.ipynb`` with ``parameters`` into ``output`` (parent folders created)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(notebook_path(name)), str(output), parameters=parameters, kernel_name="python3",
+                        cwd=str(cwd or Path.cwd()), progress_bar=progress)
+    return output

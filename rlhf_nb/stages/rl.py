@@ -1,0 +1,192 @@
+"""RL against a reward: GRPO and RLOO from TRL, PPO from :mod:`rlhf_nb.stages.ppo`.
+
+Knobs are named by their unit: ``prompts_per_step`` distinct prompts per optimizer step and
+``samples_per_prompt`` responses to each (GRPO's group size), so that growing the samples
+does not silently grow anything else unrecorded. Each optimizer step consumes exactly one
+fresh generation batch of ``prompts_per_step * samples_per_prompt`` completions.
+
+The reward is a plain callable (:mod:`rlhf_nb.rewards`): the proxy reward model, or the gold
+verifier. The other one is passed with weight 0, so TRL logs the gold reward of every
+training batch without optimising it (and the proxy's, when training on gold).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from ..compute import forward_flops, train_flops
+from ..models import count_parameters, load_causal_lm, load_tokenizer
+from ..rewards import ProxyReward, gold_reward
+from ..task import AdditionTask
+from ..tracking import PolicyTracker
+from .common import log_history_frame, trainer_kwargs
+
+ALGORITHMS = ("grpo", "rloo", "ppo")
+REWARDS = ("proxy", "gold")
+
+
+@dataclass(frozen=True)
+class RLStageConfig:
+    """Policy optimisation against the proxy reward model or the gold verifier."""
+
+    algorithm: str = "grpo"
+    """grpo or rloo (TRL), or ppo (rlhf_nb's own, with a value model)"""
+    reward: str = "proxy"
+    """proxy: the learned reward model; gold: the task's verifier"""
+    rl_steps: int = 200
+    """optimizer steps, each on one fresh generation batch"""
+    prompts_per_step: int = 16
+    """distinct prompts per optimizer step"""
+    samples_per_prompt: int = 8
+    """responses sampled per prompt (the group size of GRPO/RLOO)"""
+    completions_per_micro_batch: int = 0
+    """completions per forward/backward pass (gradient accumulation); 0 = the whole step at once"""
+    kl_coef: float = 0.0
+    """weight of the KL penalty to the SFT policy (TRL's beta); 0 = unconstrained"""
+    learning_rate: float = 3e-5
+    """constant learning rate; 1e-5..1e-4 suits 0.1M-5M policies (2e-4 destroyed a weak one in 5 steps)"""
+    max_completion_tokens: int = 40
+    """generation budget during training"""
+    train_prompts: int = 5000
+    """distinct training prompts cycled through"""
+    track_every_steps: int = 20
+    """measure gold, proxy and KL on held-out prompts every this many steps"""
+    track_prompts: int = 128
+    """held-out prompts used for tracking (2 samples each)"""
+    precision: str = "auto"
+    """auto, fp32 or bf16 (see rlhf_nb.device)"""
+    seed: int = 0
+    """seed for sampling, data order and dropout"""
+
+    def __post_init__(self):
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm={self.algorithm!r}: use one of {ALGORITHMS}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward={self.reward!r}: use one of {REWARDS}")
+        for name in ("rl_steps", "prompts_per_step", "samples_per_prompt", "max_completion_tokens",
+                     "train_prompts", "track_every_steps", "track_prompts"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)}: must be a positive number")
+        if self.algorithm in ("grpo", "rloo") and self.samples_per_prompt < 2:
+            raise ValueError(
+                f"samples_per_prompt={self.samples_per_prompt}: {self.algorithm} baselines each response against "
+                "the others of its group, so it needs at least 2; use ppo for 1 sample per prompt"
+            )
+        if self.kl_coef < 0:
+            raise ValueError(f"kl_coef={self.kl_coef}: a KL penalty weight cannot be negative")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate={self.learning_rate}: expected a value like 3e-5")
+        self.micro_batches()  # divisibility, checked before any training
+
+    @property
+    def completions_per_step(self) -> int:
+        return self.prompts_per_step * self.samples_per_prompt
+
+    def micro_batches(self, num_processes: int | None = None) -> int:
+        """Forward/backward passes per optimizer step on each process; raises if the batch does not divide."""
+        procs = num_processes or int(os.environ.get("WORLD_SIZE", "1"))
+        micro = self.completions_per_micro_batch or self.completions_per_step // procs
+        total = self.completions_per_step
+        if micro <= 0 or total % (micro * procs) != 0:
+            raise ValueError(
+                f"completions_per_micro_batch={micro} x {procs} process(es) does not divide the generation batch "
+                f"prompts_per_step x samples_per_prompt = {self.prompts_per_step} x {self.samples_per_prompt} = "
+                f"{total}; pick a micro batch that divides {total // procs if total % procs == 0 else total}"
+            )
+        return total // (micro * procs)
+
+
+def _trl_config(config: RLStageConfig, out_dir: Path, reward_weights: list[float]):
+    from trl import GRPOConfig, RLOOConfig
+
+    micro_steps = config.micro_batches()
+    micro = config.completions_per_step // (micro_steps * int(os.environ.get("WORLD_SIZE", "1")))
+    common = dict(
+        **trainer_kwargs(str(out_dir / "trainer"), config.seed, config.learning_rate, config.rl_steps, micro,
+                         model_is_preset=True, precision=config.precision, logging_steps=1),
+        num_generations=config.samples_per_prompt,
+        steps_per_generation=micro_steps,
+        max_completion_length=config.max_completion_tokens,
+        temperature=1.0,
+        beta=config.kl_coef,
+        reward_weights=reward_weights,
+        num_iterations=1,
+        log_completions=False,
+        disable_dropout=True,
+    )
+    common["gradient_accumulation_steps"] = micro_steps  # one optimizer step per generation batch
+    cls = GRPOConfig if config.algorithm == "grpo" else RLOOConfig
+    return cls(**common)
+
+
+def train_rl(
+    config: RLStageConfig,
+    task: AdditionTask,
+    sft_model_dir: Path,
+    reward_model_dir: Path | None,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Optimise the SFT policy; writes ``model/``, ``curve.csv`` (tracking) and ``train_log.csv``."""
+    if config.reward == "proxy" and reward_model_dir is None:
+        raise ValueError("reward='proxy' needs a trained reward model; run the reward stage first or use reward='gold'")
+    policy, tokenizer = load_causal_lm(sft_model_dir), load_tokenizer(sft_model_dir)
+    ref_model = load_causal_lm(sft_model_dir)
+    proxy = ProxyReward(reward_model_dir) if reward_model_dir is not None else None
+    tracker = PolicyTracker(tokenizer, ref_model, task.problems("heldout", config.track_prompts, config.seed + 7),
+                            config.track_every_steps, config.max_completion_tokens, config.seed, reward=proxy)
+    start = time.perf_counter()
+    if config.algorithm == "ppo":
+        from .ppo import train_ppo
+
+        log = train_ppo(config, task, policy, ref_model, tokenizer, proxy, tracker)
+        model = policy
+    else:
+        model, log = _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir)
+    seconds = time.perf_counter() - start
+    model.save_pretrained(out_dir / "model")
+    tokenizer.save_pretrained(out_dir / "model")
+    log.to_csv(out_dir / "train_log.csv", index=False)
+    curve = tracker.frame()
+    curve.to_csv(out_dir / "curve.csv", index=False)
+
+    n_policy = count_parameters(model, non_embedding=True)
+    n_rm = count_parameters(proxy.model, non_embedding=True) if proxy else 0
+    tokens = config.rl_steps * config.completions_per_step * (10 + config.max_completion_tokens // 2)  # estimate
+    flops = forward_flops(n_policy, tokens) + train_flops(n_policy, tokens) + forward_flops(n_rm, tokens)
+    if config.kl_coef > 0:
+        flops += forward_flops(n_policy, tokens)
+    if config.algorithm == "ppo":
+        flops += train_flops(n_policy, tokens)  # the value model is a policy-sized network
+    best = curve.loc[curve["gold_acc"].idxmax()]
+    return {
+        "rl/seconds": seconds,
+        "rl/flops": flops,
+        "rl/completions": config.rl_steps * config.completions_per_step,
+        "rl/final/gold_acc": float(curve["gold_acc"].iloc[-1]),
+        "rl/final/kl": float(curve["kl"].iloc[-1]),
+        "rl/final/proxy_mean": float(curve["proxy_mean"].iloc[-1]) if "proxy_mean" in curve else float("nan"),
+        "rl/peak/gold_acc": float(best["gold_acc"]),
+        "rl/peak/step": int(best["step"]),
+        "rl/start/gold_acc": float(curve["gold_acc"].iloc[0]),
+    }
+
+
+def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir):
+    from trl import GRPOTrainer, RLOOTrainer
+
+    if config.reward == "proxy":
+        funcs, weights = [proxy, gold_reward], [1.0, 0.0]
+    else:
+        funcs, weights = [gold_reward] + ([proxy] if proxy else []), [1.0] + ([0.0] if proxy else [])
+    prompts = [p.prompt for p in task.problems("train", config.train_prompts, config.seed)]
+    data = Dataset.from_dict({"prompt": prompts})
+    cls = GRPOTrainer if config.algorithm == "grpo" else RLOOTrainer
+    trainer = cls(model=policy, reward_funcs=funcs, args=_trl_config(config, out_dir, weights),
+                  train_dataset=data, processing_class=tokenizer, callbacks=[tracker])
+    trainer.train()
+    return trainer.model, log_history_frame(trainer.state.log_history)

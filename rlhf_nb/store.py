@@ -1,0 +1,155 @@
+"""The run store: every stage's artifacts under one root, keyed by what produced them.
+
+A run lives in ``<root>/<stage>/<run_id>/`` with ``params.json``, ``metrics.json``, the
+stage's artifacts, and ``DONE`` written last. The id is a hash of the stage name, its
+config, the ids of its upstream runs and its seed, never the clock, so a rerun finds its
+earlier result. A run is built in a hidden temporary folder and moved into place with one
+``rename``: a reader sees a whole run or none. A per-run file lock makes concurrent workers
+that need the same upstream run (one SFT model shared by every axis) compute it once.
+
+What it does not do: decide what a stage computes, or retry failures.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+from filelock import FileLock
+
+DONE_MARKER = "DONE"
+FAILED_RECORD = "FAILED.json"
+SCHEMA_VERSION = 1  # bump when a stage's meaning changes, so old results are not reused
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def make_run_id(stage: str, params: dict[str, Any]) -> str:
+    """``<stage>-<12 hex>`` from the stage and its parameters (config, upstream ids, seed)."""
+    digest = hashlib.sha256(canonical_json({"stage": stage, "schema": SCHEMA_VERSION, **params}).encode())
+    return f"{stage}-{digest.hexdigest()[:12]}"
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON through a temporary file and ``os.replace``: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run: where it lives, what produced it and what it measured."""
+
+    stage: str
+    run_id: str
+    path: Path
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    cached: bool = False
+    """True when this call loaded the run instead of computing it"""
+
+
+class RunStore:
+    """Content-addressed store of stage runs under ``root``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def run_dir(self, stage: str, run_id: str) -> Path:
+        return self.root / stage / run_id
+
+    def is_done(self, stage: str, run_id: str) -> bool:
+        return (self.run_dir(stage, run_id) / DONE_MARKER).exists()
+
+    def load(self, stage: str, run_id: str) -> Run:
+        path = self.run_dir(stage, run_id)
+        if not (path / DONE_MARKER).exists():
+            raise FileNotFoundError(f"run {run_id} of stage {stage!r} is not finished in {self.root}")
+        params = json.loads((path / "params.json").read_text())
+        metrics = json.loads((path / "metrics.json").read_text())
+        return Run(stage, run_id, path, params, metrics, cached=True)
+
+    def execute(self, stage: str, params: dict[str, Any], compute: Callable[[Path], dict[str, Any]]) -> Run:
+        """Load the run for ``params`` if it is finished, else run ``compute(workdir)`` and commit it.
+
+        ``compute`` writes its artifacts into ``workdir`` and returns flat, slash-namespaced
+        metrics. A failure leaves no run behind, records the error beside the stage's runs in
+        ``<run_id>.FAILED.json`` and re-raises.
+        """
+        run_id = make_run_id(stage, params)
+        final = self.run_dir(stage, run_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(final) + ".lock"):
+            if self.is_done(stage, run_id):
+                return self.load(stage, run_id)
+            if final.exists():  # left by a process killed between rename and marker: not trusted
+                shutil.rmtree(final)
+            work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{run_id}.", suffix=".tmp"))
+            try:
+                metrics = compute(work)
+                write_json_atomic(work / "params.json", {"stage": stage, "run_id": run_id, **params})
+                write_json_atomic(work / "metrics.json", metrics)
+                (work / DONE_MARKER).write_text(run_id + "\n")
+                os.rename(work, final)
+            except BaseException as err:
+                shutil.rmtree(work, ignore_errors=True)
+                if isinstance(err, Exception):
+                    write_json_atomic(
+                        final.parent / f"{run_id}.{FAILED_RECORD}",
+                        {"stage": stage, "run_id": run_id, "params": params, "error": repr(err),
+                         "traceback": traceback.format_exc()},
+                    )
+                raise
+            failed = final.parent / f"{run_id}.{FAILED_RECORD}"
+            failed.unlink(missing_ok=True)
+        return Run(stage, run_id, final, {"stage": stage, "run_id": run_id, **params}, metrics, cached=False)
+
+    def runs(self, stage: str | None = None) -> list[Run]:
+        stages = [stage] if stage else sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.exists() else []
+        found = []
+        for s in stages:
+            base = self.root / s
+            if not base.is_dir():
+                continue
+            for d in sorted(base.iterdir()):
+                if d.is_dir() and not d.name.startswith(".") and (d / DONE_MARKER).exists():
+                    found.append(self.load(s, d.name))
+        return found
+
+    def table(self, stage: str | None = None) -> pd.DataFrame:
+        """All finished runs as one tidy table: a row per run, ``param/...`` and ``metric/...`` columns."""
+        rows = []
+        for run in self.runs(stage):
+            row = {"stage": run.stage, "run_id": run.run_id, "path": str(run.path)}
+            row.update({f"param/{k}": v for k, v in flatten(run.params).items() if k not in ("stage", "run_id")})
+            row.update({f"metric/{k}": v for k, v in run.metrics.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts to one level with slash-joined keys; lists are kept as JSON text."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "/"))
+        elif isinstance(v, (list, tuple)):
+            out[key] = canonical_json(v)
+        else:
+            out[key] = v
+    return out

@@ -1,0 +1,181 @@
+"""The embedded task: multi-step addition written as a chain of thought.
+
+A prompt is ``17+25+8=`` and a correct completion ``17+25=42;42+8=50``: one step per
+addition, each step starting from the previous partial sum. The module owns the task's
+data (deterministic problems, disjoint splits), its gold verifier (final answer) and its
+step verifier (one label per step, for process supervision), and the controlled bias of
+the SFT data. It does not tokenize or train anything.
+
+Why a bias: RL only sharpens what the SFT policy already samples. An unbiased but weak
+policy gains nothing measurable from RL; a capable policy that often "forgets the carry"
+(because its SFT data does) gains a lot, and a learned reward model can be fooled by it.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+
+STEP_SEPARATOR = ";"
+SPLITS = ("train", "heldout", "ood")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One addition problem: its terms, prompt text and gold answer."""
+
+    terms: tuple[int, ...]
+
+    @property
+    def prompt(self) -> str:
+        return "+".join(str(t) for t in self.terms) + "="
+
+    @property
+    def answer(self) -> int:
+        return sum(self.terms)
+
+    @property
+    def partial_sums(self) -> list[int]:
+        """The result each step should write: s1 = t0 + t1, s2 = s1 + t2, ..."""
+        sums, running = [], self.terms[0]
+        for term in self.terms[1:]:
+            running += term
+            sums.append(running)
+        return sums
+
+
+def forgot_carry_sum(a: int, b: int) -> int:
+    """a + b written by someone who drops the carry out of the units column."""
+    return a + b - 10 if (a % 10 + b % 10) >= 10 else a + b
+
+
+def has_units_carry(a: int, b: int) -> bool:
+    return (a % 10 + b % 10) >= 10
+
+
+def solution(problem: Problem, carry_error_rate: float = 0.0, rng: random.Random | None = None) -> str:
+    """A chain-of-thought completion; each carry step is done wrong with ``carry_error_rate``.
+
+    An error propagates: later steps start from the wrong partial sum, as a person's would.
+    """
+    if carry_error_rate > 0 and rng is None:
+        raise ValueError("solution() needs an rng when carry_error_rate > 0, so the bias is reproducible")
+    steps, running = [], problem.terms[0]
+    for term in problem.terms[1:]:
+        if has_units_carry(running, term) and carry_error_rate > 0 and rng.random() < carry_error_rate:
+            result = forgot_carry_sum(running, term)
+        else:
+            result = running + term
+        steps.append(f"{running}+{term}={result}")
+        running = result
+    return STEP_SEPARATOR.join(steps)
+
+
+def parse_final_answer(completion: str) -> int | None:
+    """The integer after the last '=' of a completion, or None if there is none."""
+    if "=" not in completion:
+        return None
+    tail = completion.rsplit("=", 1)[1].strip()
+    return int(tail) if tail.isdigit() else None
+
+
+def gold_correct(problem: Problem, completion: str) -> bool:
+    """Gold verifier: the final answer equals the true sum."""
+    return parse_final_answer(completion) == problem.answer
+
+
+def step_labels(problem: Problem, completion: str) -> list[bool]:
+    """One label per written step: True when the step is well formed and its result is the true partial sum.
+
+    A step that starts from a wrong partial sum is labelled wrong even if its own arithmetic
+    holds, so labels mark "still on a correct path", the usual process-supervision reading.
+    Steps beyond the expected number are wrong; a missing step counts as one extra wrong label
+    so that a truncated answer never looks fully correct.
+    """
+    written = [s for s in completion.split(STEP_SEPARATOR)] if completion else []
+    expected = problem.partial_sums
+    labels = []
+    running = problem.terms[0]
+    for i, step in enumerate(written):
+        ok = False
+        if i < len(expected):
+            want = f"{running}+{problem.terms[i + 1]}={expected[i]}"
+            ok = step.strip() == want and (not labels or labels[-1])
+            running = expected[i]
+        labels.append(ok)
+    if len(written) < len(expected):
+        labels.append(False)
+    return labels
+
+
+def step_end_offsets(completion: str) -> list[int]:
+    """Character offset of the last character of each step (where a process RM reads its score)."""
+    offsets, start = [], 0
+    for step in completion.split(STEP_SEPARATOR):
+        offsets.append(start + len(step) - 1)
+        start += len(step) + 1
+    return offsets
+
+
+@dataclass(frozen=True)
+class AdditionTask:
+    """Multi-step addition with a chain of thought and a controllable SFT bias."""
+
+    digits: int = 2
+    """digits per term in distribution (terms are drawn from 10^(digits-1) .. 10^digits - 1)"""
+    terms: int = 3
+    """most terms per problem in distribution; a problem has terms - 1 reasoning steps"""
+    min_terms: int = 2
+    """fewest terms per problem in distribution (problem lengths are mixed, which helps longer OOD problems)"""
+    ood_terms: int = 4
+    """terms per problem in the out-of-distribution split (more steps than trained on)"""
+    ood_digits: int = 2
+    """digits per term in the out-of-distribution split"""
+    heldout_fraction: float = 0.1
+    """share of in-distribution problems reserved for held-out evaluation (by hash, so disjoint)"""
+    carry_error_rate: float = 0.6
+    """probability that a carry step in the SFT data forgets its carry: makes the SFT policy capable but biased"""
+    name: str = field(default="addition", init=False)
+
+    def __post_init__(self):
+        if not 1 <= self.digits <= 4 or not 1 <= self.ood_digits <= 4:
+            raise ValueError(f"digits={self.digits}, ood_digits={self.ood_digits}: use 1..4 digits per term")
+        if not 2 <= self.min_terms <= self.terms:
+            raise ValueError(
+                f"min_terms={self.min_terms}, terms={self.terms}: need 2 <= min_terms <= terms (a step needs 2 terms)"
+            )
+        if (self.ood_terms, self.ood_digits) == (self.terms, self.digits):
+            raise ValueError("the OOD split must differ from training: raise ood_terms or ood_digits")
+        if not 0 < self.heldout_fraction < 1:
+            raise ValueError(f"heldout_fraction={self.heldout_fraction}: use a share strictly between 0 and 1")
+        if not 0 <= self.carry_error_rate < 1:
+            raise ValueError(f"carry_error_rate={self.carry_error_rate}: use a probability in [0, 1)")
+
+    def _is_heldout(self, problem: Problem) -> bool:
+        digest = hashlib.sha256(problem.prompt.encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.heldout_fraction
+
+    def problems(self, split: str, n: int, seed: int) -> list[Problem]:
+        """``n`` problems of a split, the same for the same seed; train and held-out never share a prompt."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}: use one of {SPLITS}")
+        if n <= 0:
+            raise ValueError(f"n={n}: ask for at least one problem")
+        ood = split == "ood"
+        digits, lengths = (self.ood_digits, (self.ood_terms,)) if ood else (self.digits, range(self.min_terms, self.terms + 1))
+        lo, hi = 10 ** (digits - 1) if digits > 1 else 0, 10**digits - 1
+        # Distinct streams per split so that e.g. train and held-out draws are independent.
+        rng = random.Random(f"{self.name}/{split}/{seed}")
+        out, attempts = [], 0
+        while len(out) < n:
+            attempts += 1
+            if attempts > 200 * n + 1000:
+                raise ValueError(f"cannot draw {n} {split} problems: the split is too small for these knobs")
+            p = Problem(tuple(rng.randint(lo, hi) for _ in range(rng.choice(lengths))))
+            if ood or self._is_heldout(p) == (split == "heldout"):
+                out.append(p)
+        return out
+
+    def sft_completion(self, problem: Problem, rng: random.Random) -> str:
+        """A completion as the SFT data shows it: correct, except for the planted carry errors."""
+        return solution(problem, self.carry_error_rate, rng)

@@ -1,0 +1,61 @@
+"""Tracking a policy along RL training: gold accuracy, proxy reward and KL to the SFT policy.
+
+A TrainerCallback for TRL trainers (and a plain ``measure`` for loops of our own) that
+samples the same held-out prompts every ``every_steps`` optimizer steps, so that a
+gold-vs-sqrt(KL) curve can be drawn for every RL run (Gao et al. 2022).
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+
+from .evaluation import measure_samples
+from .rewards import ProxyReward
+from .task import Problem
+
+
+class PolicyTracker(TrainerCallback):
+    """Measures the policy at step 0, every ``every_steps`` steps and at the end."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        ref_model: PreTrainedModel,
+        problems: list[Problem],
+        every_steps: int,
+        max_new_tokens: int,
+        seed: int,
+        reward: ProxyReward | None = None,
+        samples_per_prompt: int = 2,
+    ):
+        self.tokenizer, self.ref_model, self.problems = tokenizer, ref_model, problems
+        self.every_steps, self.max_new_tokens, self.seed = every_steps, max_new_tokens, seed
+        self.reward, self.samples_per_prompt = reward, samples_per_prompt
+        self.rows: list[dict[str, float]] = []
+
+    def measure(self, model: PreTrainedModel, step: int) -> dict[str, float]:
+        if self.rows and self.rows[-1]["step"] == step:
+            return self.rows[-1]
+        was_training = model.training
+        row = measure_samples(model, self.tokenizer, self.problems, self.samples_per_prompt, self.max_new_tokens,
+                              self.seed, self.ref_model, self.reward)
+        row = {"step": step, "gold_acc": row.pop("sampled_acc"), **row}
+        row["sqrt_kl"] = math.sqrt(max(row["kl"], 0.0))
+        self.rows.append(row)
+        model.train(was_training)
+        return row
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.measure(model, 0)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.every_steps == 0:
+            self.measure(model, state.global_step)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        self.measure(model, state.global_step)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
