@@ -15,13 +15,13 @@ Modules, one concern each: ``forms`` (equations and closed-form diminishing retu
 from .compare import compare_forms
 from .effects import INCONCLUSIVE, NOT_SHOWN, SHOWN, Effect, effect_ci, equivalence_verdict, verdict
 from .fitting import FitResult, Flag, fit_curve
-from .forms import FORMS, Form, get_form
+from .forms import FORMS, Form, bon_kl_bound, get_form
 from .plotting import plot_fit
 from .ratio import RatioSummary, ratio_summary
 from .summary import Analysis, analyse_runs, describe_fit, parse_forms, save_analysis, synthetic_runs
 
 __all__ = [
-    "FORMS", "Form", "get_form",
+    "FORMS", "Form", "get_form", "bon_kl_bound",
     "fit_curve", "FitResult", "Flag",
     "compare_forms",
     "ratio_summary", "RatioSummary",

@@ -81,7 +81,8 @@ def compare_forms(x, y, forms, groups=None, *, x_is: str | None = None, n_holdou
                 obs = np.array([y_arr[x_arr == h].mean() for h in held])
                 pred = small.predict(held)
                 row.update(heldout_x=float(held[-1]), heldout_obs=float(obs[-1]), heldout_pred=float(pred[-1]),
-                           heldout_error=float(pred[-1] - obs[-1]), heldout_abs_error=float(np.mean(np.abs(pred - obs))))
+                           heldout_error=float(pred[-1] - obs[-1]),
+                           heldout_abs_error=float(np.mean(np.abs(pred - obs))))
             except ValueError as err:
                 row["note"] = f"held-out fit failed: {err}"
         rows.append(row)

@@ -124,7 +124,8 @@ class FitResult:
 
     def __str__(self) -> str:
         def fmt(name, value, ci):
-            return f"{name} = {value:.4g} [{ci[0]:.4g}, {ci[1]:.4g}]" if np.isfinite(ci).all() else f"{name} = {value:.4g}"
+            interval = f" [{ci[0]:.4g}, {ci[1]:.4g}]" if np.isfinite(ci).all() else ""
+            return f"{name} = {value:.4g}{interval}"
         parts = [fmt(k, v, self.ci[k]) for k, v in self.params.items()]
         text = f"{self.form}: {self.equation}; " + ", ".join(parts) + f"; AICc {self.aicc:.2f}, n = {self.n}"
         if self.flags:
@@ -161,45 +162,76 @@ def _wald(form: Form, params: dict, x: np.ndarray, sse: float, n: int, level: fl
     return {k: (float(params[k] - h), float(params[k] + h)) for k, h in zip(params, half)}
 
 
-def _flags(form: Form, est, x_user: np.ndarray, d: np.ndarray, bounds, derived) -> tuple[list, list]:
-    flags, notes = [], []
+def _search_flags(form: Form, est, bounds) -> list[tuple[Flag, str]]:
+    """A nonlinear parameter on a bound or the grid edge; starts that end apart at the same SSE."""
+    out = []
+    name, value = form.nonlinear, est.params[form.nonlinear]
+    for side, b in zip(("lower", "upper"), bounds):
+        if abs(np.log(value / b)) < 1e-3:
+            out.append((Flag.AT_BOUND, f"{name} = {value:.4g} is at its {side} bound {b:.4g}: "
+                                       "the true value may lie beyond it"))
+    if est.grid_index in (0, GRID_SIZE - 1):
+        out.append((Flag.AT_GRID_EDGE, f"the best grid value of {name} is at the edge of the grid "
+                                       f"[{bounds[0]:.4g}, {bounds[1]:.4g}]"))
+    # A start that ends at a worse SSE found another local minimum: harmless, the best is kept.
+    ties = [s for s in est.starts[1:] if s["sse"] <= est.sse * (1 + 1e-6) + 1e-15]
+    for s in ties:
+        rel = max(abs(s[k] - est.params[k]) / max(abs(est.params[k]), 1e-12) for k in form.param_names)
+        if rel > 1e-3:
+            out.append((Flag.STARTS_DISAGREE, "two starts reach the same SSE with parameters more than 0.1% apart"))
+            break
+    return out
 
-    def add(flag, note):
-        flags.append(flag)
-        notes.append(note)
 
-    if form.nonlinear is not None:
-        name, value = form.nonlinear, est.params[form.nonlinear]
-        for side, b in zip(("lower", "upper"), bounds):
-            if abs(np.log(value / b)) < 1e-3:
-                add(Flag.AT_BOUND, f"{name} = {value:.4g} is at its {side} bound {b:.4g}: the true value may lie beyond it")
-        if est.grid_index in (0, GRID_SIZE - 1):
-            add(Flag.AT_GRID_EDGE, f"the best grid value of {name} is at the edge of the grid [{bounds[0]:.4g}, {bounds[1]:.4g}]")
-        agree = [s for s in est.starts[1:] if s["sse"] <= est.sse * (1 + 1e-6) + 1e-15]
-        for s in agree:
-            rel = max(abs(s[k] - est.params[k]) / max(abs(est.params[k]), 1e-12) for k in form.param_names)
-            if rel > 1e-3:
-                add(Flag.STARTS_DISAGREE, "two starts reach the same SSE with parameters more than 0.1% apart")
-                break
+def _shape_flags(form: Form, params: dict, x_user: np.ndarray, d: np.ndarray, derived: dict) -> list[tuple[Flag, str]]:
+    """An asymptote the data cannot pin down; a Gao peak outside the data or absent."""
+    out = []
     if form.name == "saturating_power":
         decades = np.log10(x_user.max() / x_user.min())
         if decades < WEAK_SPAN_DECADES:
-            add(Flag.WEAK_ASYMPTOTE, f"x spans {decades:.2f} decades (< {WEAK_SPAN_DECADES:g}): E is weakly "
-                                     "identified; prefer a two-parameter form")
-    if form.name == "exp_saturation" and x_user.max() < 2 * est.params["k"]:
-        add(Flag.WEAK_ASYMPTOTE, f"the largest x ({x_user.max():.4g}) is under 2k ({2 * est.params['k']:.4g}): "
-                                 "the data stop short of the plateau, so c is weakly identified")
+            out.append((Flag.WEAK_ASYMPTOTE, f"x spans {decades:.2f} decades (< {WEAK_SPAN_DECADES:g}): E is weakly "
+                                             "identified; prefer a two-parameter form"))
+    if form.name == "exp_saturation" and x_user.max() < 2 * params["k"]:
+        out.append((Flag.WEAK_ASYMPTOTE, f"the largest x ({x_user.max():.4g}) is under 2k ({2 * params['k']:.4g}): "
+                                         "the data stop short of the plateau, so c is weakly identified"))
     if form.is_gao:
         if not np.isfinite(derived["d_star"]):
-            add(Flag.NO_PEAK, "beta <= 0: the fitted gold curve has no peak")
+            out.append((Flag.NO_PEAK, "beta <= 0: the fitted gold curve has no peak"))
         elif derived["d_star"] > d.max():
-            add(Flag.PEAK_EXTRAPOLATED, f"the peak d* = {derived['d_star']:.4g} (KL* = {derived['kl_star']:.4g}) lies "
-                                        f"beyond the largest d in the data ({d.max():.4g}): it is an extrapolation")
-    return flags, notes
+            peak = f"d* = {derived['d_star']:.4g} (KL* = {derived['kl_star']:.4g})"
+            out.append((Flag.PEAK_EXTRAPOLATED, f"the peak {peak} lies beyond the largest d in the data "
+                                                f"({d.max():.4g}): it is an extrapolation"))
+    return out
+
+
+def _flags(form: Form, est, x_user: np.ndarray, d: np.ndarray, bounds, derived) -> tuple[list, list]:
+    found = _search_flags(form, est, bounds) if form.nonlinear is not None else []
+    found += _shape_flags(form, est.params, x_user, d, derived)
+    return [f for f, _ in found], [note for _, note in found]
+
+
+def _bootstrap(f: Form, d, y, g, nl_bounds, n_boot: int, seed: int):
+    """Refit on resamples (fast path: one start). Returns rows, failures, what was resampled, flags."""
+    found = []
+    use_groups = g is not None and len(np.unique(g)) >= MIN_GROUPS
+    if g is not None and not use_groups:
+        found.append((Flag.FEW_GROUPS, f"only {len(np.unique(g))} groups (< {MIN_GROUPS}): "
+                                       "the bootstrap resampled points"))
+
+    def stat(idx):
+        xb, yb, _ = check_xy(d[idx], y[idx], f)
+        return list(_estimate(f, xb, yb, nl_bounds, fast=True).params.values())
+
+    boot, failed = replicate(stat, len(y), n_boot, seed, g if use_groups else None)
+    if failed > 0.05 * n_boot:
+        found.append((Flag.BOOTSTRAP_FAILURES, f"{failed} of {n_boot} resamples could not be fitted "
+                                               "(too few distinct x or constant y)"))
+    return boot, failed, "groups" if use_groups else "points", found
 
 
 def fit_curve(x, y, form: str, groups=None, *, n_boot: int = 1000, seed: int = 0, x_is: str | None = None,
-              bounds: dict[str, tuple[float, float]] | None = None, q: float = 0.9, level: float = 0.95) -> FitResult:
+              bounds: dict[str, tuple[float, float]] | None = None, q: float = 0.9,
+              level: float = 0.95) -> FitResult:
     """Fit one form to (x, y), with bootstrap intervals and flags.
 
     Args:
@@ -231,6 +263,9 @@ def fit_curve(x, y, form: str, groups=None, *, n_boot: int = 1000, seed: int = 0
     x_user, y, g = check_xy(x, y, f, groups)
     d = np.sqrt(x_user) if x_is == "kl" else x_user
     nl_bounds = None
+    unknown = set(bounds or {}) - {f.nonlinear}
+    if unknown and f.nonlinear is not None:
+        raise ValueError(f"bounds names {sorted(unknown)}, but the {f.name} form searches only {f.nonlinear!r}")
     if f.nonlinear is not None:
         nl_bounds = tuple((bounds or {}).get(f.nonlinear, default_bounds(f, d)))
     elif bounds:
@@ -242,28 +277,16 @@ def fit_curve(x, y, form: str, groups=None, *, n_boot: int = 1000, seed: int = 0
     derived = f.derived(est.params, x_first, x_last, q)
     flags, notes = _flags(f, est, x_user, d, nl_bounds, derived)
 
-    resampled = None
-    boot = np.empty((0, f.n_params))
-    failed = 0
+    boot, failed, resampled = np.empty((0, f.n_params)), 0, None
     if n_boot > 0:
-        use_groups = g is not None and len(np.unique(g)) >= MIN_GROUPS
-        if g is not None and not use_groups:
-            flags.append(Flag.FEW_GROUPS)
-            notes.append(f"only {len(np.unique(g))} groups (< {MIN_GROUPS}): the bootstrap resampled points")
-        resampled = "groups" if use_groups else "points"
-
-        def stat(idx):
-            xb, yb, _ = check_xy(d[idx], y[idx], f)
-            return list(_estimate(f, xb, yb, nl_bounds, fast=True).params.values())
-
-        boot, failed = replicate(stat, len(y), n_boot, seed, g if use_groups else None)
-        if failed > 0.05 * n_boot:
-            flags.append(Flag.BOOTSTRAP_FAILURES)
-            notes.append(f"{failed} of {n_boot} resamples could not be fitted (too few distinct x or constant y)")
+        boot, failed, resampled, found = _bootstrap(f, d, y, g, nl_bounds, n_boot, seed)
+        flags += [fl for fl, _ in found]
+        notes += [note for _, note in found]
 
     names = list(est.params)
     ci = {k: percentile_interval(boot[:, i], level) if n_boot else (np.nan, np.nan) for i, k in enumerate(names)}
-    boot_derived = [f.derived(dict(zip(names, row)), x_first, x_last, q) for row in boot if not np.isnan(row).any()]
+    boot_derived = [f.derived(dict(zip(names, row)), x_first, x_last, q)
+                    for row in boot if not np.isnan(row).any()]
     derived_ci = {k: percentile_interval([b[k] for b in boot_derived], level) if boot_derived else (np.nan, np.nan)
                   for k in derived}
 

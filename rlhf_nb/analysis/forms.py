@@ -263,6 +263,21 @@ GAO_RL_FORM = Form(
 )
 
 
+def bon_kl_bound(n) -> np.ndarray:
+    """ln n - (n-1)/n: the analytic KL of best-of-n, an UPPER BOUND on the true KL.
+
+    Label it so wherever it is used as x (Gao et al. 2022 plot against it); estimate the KL
+    from samples when the difference matters.
+
+    >>> bon_kl_bound([1, 16]).round(3)
+    array([0.   , 1.835])
+    """
+    n = np.asarray(n, dtype=float)
+    if (n < 1).any():
+        raise ValueError(f"best-of-n needs n >= 1, got {n[n < 1].tolist()}")
+    return np.log(n) - (n - 1.0) / n
+
+
 FORMS: dict[str, Form] = {
     f.name: f
     for f in (POWER_FORM, SATURATING_POWER_FORM, LOG_LINEAR_FORM, EXP_SATURATION_FORM, GAO_BON_FORM, GAO_RL_FORM)

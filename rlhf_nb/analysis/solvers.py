@@ -86,6 +86,12 @@ def profile(form: Form, x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> tuple
 
     Uses the pseudo-inverse so a degenerate basis (e.g. exp(-x/k) ~ 0 for tiny k) gives a
     finite answer instead of an error.
+
+    >>> from rlhf_nb.analysis.forms import get_form
+    >>> x = np.geomspace(1, 100, 10)
+    >>> sse, coefs = profile(get_form("saturating_power"), x, 1 + 2 * x**-0.5, np.array([0.25, 0.5, 1.0]))
+    >>> int(np.argmin(sse)), coefs[1].round(6).tolist()
+    (1, [1.0, 2.0])
     """
     designs = np.stack([form.basis(x, theta) for theta in grid])  # (G, n, 2)
     coefs = np.linalg.pinv(designs, rcond=1e-13) @ y  # (G, 2)
@@ -101,7 +107,8 @@ def _local_minima(sse: np.ndarray) -> np.ndarray:
     return idx[np.argsort(sse[idx])]
 
 
-def _refine(form: Form, x: np.ndarray, y: np.ndarray, start: dict[str, float], bounds: tuple[float, float]) -> dict[str, float]:
+def _refine(form: Form, x: np.ndarray, y: np.ndarray, start: dict[str, float],
+            bounds: tuple[float, float]) -> dict[str, float]:
     names = form.param_names
     j = names.index(form.nonlinear)
     lo = np.full(len(names), -np.inf)

@@ -52,7 +52,11 @@ class Analysis:
     """Set instead of fit and comparison when the table has only two distinct x values."""
 
     def table(self) -> pd.DataFrame:
-        """The fit's parameters and derived quantities with intervals, or the two means of a ratio."""
+        """The fit's parameters and derived quantities with intervals, or the two means of a ratio.
+
+        >>> analyse_runs(synthetic_runs(x=(1, 8)), n_boot=0).table().n.tolist()
+        [3, 3]
+        """
         if self.fit is not None:
             return self.fit.table()
         r = self.ratio
@@ -181,8 +185,9 @@ def save_analysis(analysis: Analysis, output_dir) -> list[Path]:
     """Write figure.png, finding.md, and comparison.csv and fit.csv when present; return the paths.
 
     >>> import tempfile
-    >>> paths = save_analysis(analyse_runs(synthetic_runs(), n_boot=20), tempfile.mkdtemp())
-    >>> sorted(p.name for p in paths)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     names = sorted(p.name for p in save_analysis(analyse_runs(synthetic_runs(), n_boot=20), tmp))
+    >>> names
     ['comparison.csv', 'figure.png', 'finding.md', 'fit.csv']
     """
     out = Path(output_dir)

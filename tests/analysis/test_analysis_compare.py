@@ -45,6 +45,18 @@ def test_power_law_on_aicc_scale_is_comparable():
     assert compare_forms(X, y, ["log_linear", "power", "saturating_power"]).form.iloc[0] == "power"
 
 
+def test_aicc_differences_do_not_depend_on_the_unit_of_y():
+    # The log-space power law carries the Jacobian term 2 sum(ln y); without it a change of
+    # unit would move its AICc relative to the forms fitted on the y scale.
+    rng = np.random.default_rng(5)
+    y = 0.55 + 0.03 * np.log(X) + rng.normal(0, 0.005, X.size)
+    delta = []
+    for scale in (1.0, 1000.0):
+        table = compare_forms(X, scale * y, ["log_linear", "power"]).set_index("form")
+        delta.append(table.aicc["power"] - table.aicc["log_linear"])
+    assert delta[1] == pytest.approx(delta[0], rel=1e-6, abs=1e-6)
+
+
 def test_unfittable_form_gets_a_note_not_an_error():
     y = 0.03 * np.log(X) - 0.1  # crosses zero: no log-space power law
     table = compare_forms(X, y, ["power", "log_linear"])

@@ -3,7 +3,7 @@ and consistent with the fitted curve itself on noisy data (they mean what their 
 import numpy as np
 import pytest
 
-from rlhf_nb.analysis import fit_curve
+from rlhf_nb.analysis import bon_kl_bound, fit_curve
 
 REL = 1e-9
 Q = 0.9
@@ -105,3 +105,11 @@ def test_gao_rl_is_finite_at_d_zero():
     fit = fit_curve(kl, d * (0.35 - 0.12 * np.log(np.where(d > 0, d, 1))), "gao_rl", x_is="kl", n_boot=0)
     pred = fit.predict(kl)
     assert np.isfinite(pred).all() and pred[0] == 0.0
+
+
+def test_bon_kl_bound():
+    n = np.array([1, 2, 4, 64])
+    assert bon_kl_bound(n) == pytest.approx(np.log(n) - (n - 1) / n, rel=REL)
+    assert bon_kl_bound(1)[()] == 0.0 and (np.diff(bon_kl_bound(n)) > 0).all()
+    with pytest.raises(ValueError, match="n >= 1"):
+        bon_kl_bound([0, 4])

@@ -108,6 +108,8 @@ def test_bad_options():
         _fit(X, Y, "cubic")
     with pytest.raises(ValueError, match="0 < low < high"):
         _fit(X, Y, bounds={"alpha": (2.0, 1.0)})
+    with pytest.raises(ValueError, match=r"bounds names \['k'\]"):
+        _fit(X, Y, bounds={"k": (0.1, 1.0)})
     with pytest.raises(ValueError, match="takes no bounds"):
         _fit(X, Y, "log_linear", bounds={"alpha": (0.1, 1.0)})
     with pytest.raises(ValueError, match="q and level"):
