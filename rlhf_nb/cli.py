@@ -1,6 +1,8 @@
 """The ``rlhf-nb`` command: run notebooks through papermill, a whole study, or its report.
 
-    rlhf-nb pipeline [-p NAME VALUE ...]     one pipeline notebook with its defaults or overrides
+    rlhf-nb study --preset {smoke,default,full} [--workers N] [--name NAME]
+    rlhf-nb report [--name NAME]              rebuild a study's report from its files, no training
+    rlhf-nb pipeline [-p NAME VALUE ...]      one pipeline notebook with its defaults or overrides
 """
 from __future__ import annotations
 
@@ -19,9 +21,43 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study(args: argparse.Namespace) -> int:
+    from .study.run import run_study
+
+    report, summary = run_study(args.preset, Path(args.output_dir), args.name, args.workers)
+    wall = summary.seconds.get("__wall__", 0.0)
+    print(f"ran {len(summary.ran)} notebook(s), reused {len(summary.skipped)}, failed {len(summary.failed)} "
+          f"in {wall:.0f} s")
+    for label in summary.failed.values():
+        print(f"  FAILED {label}")
+    print(f"report: {report}")
+    return 1 if summary.failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .study.report import build_report
+
+    root = Path(args.output_dir) / "studies" / args.name
+    if not root.exists():
+        raise FileNotFoundError(f"no study named {args.name!r} under {root.parent}; run `rlhf-nb study` first")
+    print(f"report: {build_report(root, title=f'RLHF scaling study ({args.name})')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlhf-nb", description="Measure how RLHF scales, notebook by notebook.")
     sub = parser.add_subparsers(dest="command", required=True)
+    st = sub.add_parser("study", help="run every axis notebook for every seed, resumably, then build the report")
+    st.add_argument("--preset", default="default", choices=["smoke", "default", "full"],
+                    help="smoke: minutes (CI); default: every axis, 3 seeds, ~30 min on 2 cores; full: 5 seeds")
+    st.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    st.add_argument("--name", default=None, help="study folder name under <output-dir>/studies (default: the preset)")
+    st.add_argument("--output-dir", default="outputs", help="where the run store and studies live")
+    st.set_defaults(func=_study)
+    rp = sub.add_parser("report", help="rebuild a study's report from existing results (no training)")
+    rp.add_argument("--name", default="default", help="study folder name under <output-dir>/studies")
+    rp.add_argument("--output-dir", default="outputs")
+    rp.set_defaults(func=_report)
     p = sub.add_parser("pipeline", help="run notebooks/pipeline.ipynb (one SFT -> RM -> RL -> eval pipeline)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a notebook parameter (see papermill --help-notebook notebooks/pipeline.ipynb)")
@@ -34,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"rlhf-nb: {err}", file=sys.stderr)
         return 2
 

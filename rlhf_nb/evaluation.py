@@ -15,7 +15,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .rewards import ProxyReward
 from .sampling import sample, sequence_logprobs
-from .task import AdditionTask, Problem, gold_correct
+from .task import AdditionTask, Problem
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class EvalStageConfig:
 
 
 def measure_samples(
+    task: AdditionTask,
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     problems: list[Problem],
@@ -50,7 +51,7 @@ def measure_samples(
     prompts = [p.prompt for p in problems for _ in range(samples_per_prompt)]
     expanded = [p for p in problems for _ in range(samples_per_prompt)]
     s = sample(model, tokenizer, prompts, max_new_tokens, seed=seed)
-    out = {"sampled_acc": float(np.mean([gold_correct(p, c) for p, c in zip(expanded, s.completions)]))}
+    out = {"sampled_acc": float(np.mean([task.check_answer(c, p.answer) for p, c in zip(expanded, s.completions)]))}
     if reward is not None:
         out["proxy_mean"] = float(np.mean(reward.score(prompts, s.completions)))
     if ref_model is not None:
@@ -73,8 +74,9 @@ def evaluate_policy(
     for split in ("heldout", "ood"):
         problems = task.problems(split, config.eval_prompts, config.seed)
         greedy = sample(model, tokenizer, [p.prompt for p in problems], config.max_completion_tokens, greedy=True)
-        metrics[f"eval/{split}/greedy_acc"] = float(np.mean([gold_correct(p, c) for p, c in zip(problems, greedy.completions)]))
-        sampled = measure_samples(model, tokenizer, problems, config.samples_per_prompt, config.max_completion_tokens,
+        metrics[f"eval/{split}/greedy_acc"] = float(np.mean(
+            [task.check_answer(c, p.answer) for p, c in zip(problems, greedy.completions)]))
+        sampled = measure_samples(task, model, tokenizer, problems, config.samples_per_prompt, config.max_completion_tokens,
                                   config.seed, ref_model, reward)
         metrics.update({f"eval/{split}/{k}": v for k, v in sampled.items()})
     return metrics

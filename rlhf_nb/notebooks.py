@@ -15,6 +15,9 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def notebook_path(name: str) -> Path:
+    """``notebooks/<name>.ipynb``, or ``name`` itself when it is a path to a notebook file."""
+    if name.endswith(".ipynb") and Path(name).is_file():
+        return Path(name)
     path = NOTEBOOK_DIR / f"{name}.ipynb"
     if not path.exists():
         known = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))

@@ -15,7 +15,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase
 
 from .models import load_tokenizer
-from .task import AdditionTask, Problem, gold_correct, parse_final_answer
+from .task import AdditionTask
 
 
 def reward_input_ids(tokenizer: PreTrainedTokenizerBase, prompt: str, completion: str) -> list[int]:
@@ -23,14 +23,22 @@ def reward_input_ids(tokenizer: PreTrainedTokenizerBase, prompt: str, completion
     return tokenizer(prompt + completion, add_special_tokens=False)["input_ids"]
 
 
-def problem_from_prompt(prompt: str) -> Problem:
-    """Recover the embedded task's problem from its prompt text (``17+25+8=``)."""
-    return Problem(tuple(int(t) for t in prompt.rstrip("=").split("+")))
+class GoldReward:
+    """The task's verifier as a reward: 1.0 when the final answer is right, else 0.0.
 
+    TRL passes the dataset's ``answer`` column as a keyword argument, so the same callable
+    serves the embedded task and real datasets.
+    """
 
-def gold_reward(prompts: list[str], completions: list[str], **_: object) -> list[float]:
-    """1.0 when the final answer is right, else 0.0 (the embedded task's gold verifier)."""
-    return [float(gold_correct(problem_from_prompt(p), c)) for p, c in zip(prompts, completions)]
+    __name__ = "gold"
+
+    def __init__(self, task: AdditionTask):
+        self.task = task
+
+    def __call__(self, prompts: list[str], completions: list[str], answer: list | None = None, **_: object) -> list[float]:
+        if answer is None:
+            raise ValueError("the gold reward needs the dataset's 'answer' column next to 'prompt'")
+        return [float(self.task.check_answer(c, a)) for c, a in zip(completions, answer)]
 
 
 class ProxyReward:

@@ -119,33 +119,46 @@ def step_end_offsets(completion: str) -> list[int]:
 
 @dataclass(frozen=True)
 class AdditionTask:
-    """Multi-step addition with a chain of thought and a controllable SFT bias."""
+    """Multi-step addition with a chain of thought and a controllable SFT bias.
 
-    digits: int = 2
-    """digits per term in distribution (terms are drawn from 10^(digits-1) .. 10^digits - 1)"""
-    terms: int = 3
-    """most terms per problem in distribution; a problem has terms - 1 reasoning steps"""
-    min_terms: int = 2
-    """fewest terms per problem in distribution (problem lengths are mixed, which helps longer OOD problems)"""
-    ood_terms: int = 4
-    """terms per problem in the out-of-distribution split (more steps than trained on)"""
-    ood_digits: int = 2
-    """digits per term in the out-of-distribution split"""
+    The reward model and RL train on ``terms``-term problems (the ``train`` split) and are
+    evaluated in distribution on the disjoint ``heldout`` split. The ``ood`` split has
+    ``ood_terms`` terms: the SFT data covers it (so the policy can solve it at all, and the
+    metric is not stuck at zero), but no reward-model or RL data does.
+    """
+
+    digits: int = 1
+    """digits per term (terms are drawn from 0 .. 10^digits - 1 for 1 digit, else 10^(digits-1) ..)"""
+    terms: int = 4
+    """terms per problem for reward-model and RL data and in-distribution evaluation (terms - 1 steps)"""
+    ood_terms: int = 5
+    """terms per problem in the out-of-distribution split"""
+    sft_min_terms: int = 2
+    """fewest terms per SFT problem"""
+    sft_max_terms: int = 5
+    """most terms per SFT problem; SFT covers the OOD length so that OOD accuracy is measurable"""
     heldout_fraction: float = 0.1
-    """share of in-distribution problems reserved for held-out evaluation (by hash, so disjoint)"""
+    """share of problems reserved for held-out evaluation (by hash of the prompt, so disjoint)"""
     carry_error_rate: float = 0.6
     """probability that a carry step in the SFT data forgets its carry: makes the SFT policy capable but biased"""
     name: str = field(default="addition", init=False)
 
     def __post_init__(self):
-        if not 1 <= self.digits <= 4 or not 1 <= self.ood_digits <= 4:
-            raise ValueError(f"digits={self.digits}, ood_digits={self.ood_digits}: use 1..4 digits per term")
-        if not 2 <= self.min_terms <= self.terms:
+        if not 1 <= self.digits <= 4:
+            raise ValueError(f"digits={self.digits}: use 1..4 digits per term")
+        if self.terms < 2 or self.ood_terms < 2:
+            raise ValueError(f"terms={self.terms}, ood_terms={self.ood_terms}: a problem needs at least 2 terms")
+        if self.ood_terms == self.terms:
             raise ValueError(
-                f"min_terms={self.min_terms}, terms={self.terms}: need 2 <= min_terms <= terms (a step needs 2 terms)"
+                f"ood_terms={self.ood_terms} equals terms: the OOD split must differ from the RL/RM training "
+                "distribution; pick another ood_terms"
             )
-        if (self.ood_terms, self.ood_digits) == (self.terms, self.digits):
-            raise ValueError("the OOD split must differ from training: raise ood_terms or ood_digits")
+        if not 2 <= self.sft_min_terms <= self.sft_max_terms:
+            raise ValueError(f"sft_min_terms={self.sft_min_terms}, sft_max_terms={self.sft_max_terms}: "
+                             "need 2 <= sft_min_terms <= sft_max_terms")
+        if not self.sft_min_terms <= self.terms <= self.sft_max_terms:
+            raise ValueError(f"terms={self.terms} lies outside the SFT range {self.sft_min_terms}..{self.sft_max_terms}: "
+                             "the SFT policy would never have seen the RL problems; widen the SFT range")
         if not 0 < self.heldout_fraction < 1:
             raise ValueError(f"heldout_fraction={self.heldout_fraction}: use a share strictly between 0 and 1")
         if not 0 <= self.carry_error_rate < 1:
@@ -159,22 +172,32 @@ class AdditionTask:
         """``n`` problems of a split, the same for the same seed; train and held-out never share a prompt."""
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}: use one of {SPLITS}")
+        lengths = (self.ood_terms,) if split == "ood" else (self.terms,)
+        return self._draw(split, lengths, n, seed, heldout=split == "heldout")
+
+    def sft_problems(self, n: int, seed: int) -> list[Problem]:
+        """SFT problems of every length in the SFT range, never a held-out prompt."""
+        return self._draw("sft", tuple(range(self.sft_min_terms, self.sft_max_terms + 1)), n, seed, heldout=False)
+
+    def _draw(self, stream: str, lengths: tuple[int, ...], n: int, seed: int, heldout: bool) -> list[Problem]:
         if n <= 0:
             raise ValueError(f"n={n}: ask for at least one problem")
-        ood = split == "ood"
-        digits, lengths = (self.ood_digits, (self.ood_terms,)) if ood else (self.digits, range(self.min_terms, self.terms + 1))
-        lo, hi = 10 ** (digits - 1) if digits > 1 else 0, 10**digits - 1
-        # Distinct streams per split so that e.g. train and held-out draws are independent.
-        rng = random.Random(f"{self.name}/{split}/{seed}")
+        lo, hi = (10 ** (self.digits - 1) if self.digits > 1 else 0), 10**self.digits - 1
+        # A separate random stream per split, so e.g. train and held-out draws are independent.
+        rng = random.Random(f"{self.name}/{stream}/{seed}")
         out, attempts = [], 0
         while len(out) < n:
             attempts += 1
             if attempts > 200 * n + 1000:
-                raise ValueError(f"cannot draw {n} {split} problems: the split is too small for these knobs")
+                raise ValueError(f"cannot draw {n} {stream} problems: the split is too small for these knobs")
             p = Problem(tuple(rng.randint(lo, hi) for _ in range(rng.choice(lengths))))
-            if ood or self._is_heldout(p) == (split == "heldout"):
+            if self._is_heldout(p) == heldout:
                 out.append(p)
         return out
+
+    def check_answer(self, completion: str, answer: int | str) -> bool:
+        """Gold verifier by answer: the completion's final number equals ``answer``."""
+        return parse_final_answer(completion) == int(answer)
 
     def sft_completion(self, problem: Problem, rng: random.Random) -> str:
         """A completion as the SFT data shows it: correct, except for the planted carry errors."""

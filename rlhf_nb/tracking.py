@@ -21,6 +21,7 @@ class PolicyTracker(TrainerCallback):
 
     def __init__(
         self,
+        task,
         tokenizer: PreTrainedTokenizerBase,
         ref_model: PreTrainedModel,
         problems: list[Problem],
@@ -30,7 +31,7 @@ class PolicyTracker(TrainerCallback):
         reward: ProxyReward | None = None,
         samples_per_prompt: int = 2,
     ):
-        self.tokenizer, self.ref_model, self.problems = tokenizer, ref_model, problems
+        self.task, self.tokenizer, self.ref_model, self.problems = task, tokenizer, ref_model, problems
         self.every_steps, self.max_new_tokens, self.seed = every_steps, max_new_tokens, seed
         self.reward, self.samples_per_prompt = reward, samples_per_prompt
         self.rows: list[dict[str, float]] = []
@@ -39,7 +40,7 @@ class PolicyTracker(TrainerCallback):
         if self.rows and self.rows[-1]["step"] == step:
             return self.rows[-1]
         was_training = model.training
-        row = measure_samples(model, self.tokenizer, self.problems, self.samples_per_prompt, self.max_new_tokens,
+        row = measure_samples(self.task, model, self.tokenizer, self.problems, self.samples_per_prompt, self.max_new_tokens,
                               self.seed, self.ref_model, self.reward)
         row = {"step": step, "gold_acc": row.pop("sampled_acc"), **row}
         row["sqrt_kl"] = math.sqrt(max(row["kl"], 0.0))

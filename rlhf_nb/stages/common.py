@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 import torch
+from transformers import PrinterCallback, Trainer
+from transformers.utils import logging as hf_logging
 
 from ..device import accelerator_available, use_bf16
 
@@ -18,6 +20,8 @@ from ..device import accelerator_available, use_bf16
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+hf_logging.disable_progress_bar()  # weight loading/saving bars, once per stage, say nothing useful
+hf_logging.set_verbosity_error()
 
 
 def trainer_kwargs(
@@ -56,6 +60,12 @@ def trainer_kwargs(
         dataloader_num_workers=0,
         **extra,
     )
+
+
+def quiet(trainer: Trainer) -> Trainer:
+    """Stop a trainer printing its log dict every step (with tqdm off it falls back to printing)."""
+    trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def log_history_frame(log_history: list[dict[str, Any]]) -> pd.DataFrame:

@@ -1,8 +1,19 @@
-"""Outcome reward model: a scalar head on the SFT policy, trained with TRL's RewardTrainer on verifier-labelled pairs.
+"""Reward models on verifier-labelled SFT samples: outcome (ORM), process (PRM) or multi-task, all initialised from an SFT policy.
 
-Pairs reach the trainer pre-tokenized (``chosen_ids``/``rejected_ids``) by
+- ``orm``: a scalar head trained with TRL's RewardTrainer on (right, wrong) pairs.
+- ``prm``: the same head read at every step's last token, trained on step labels
+  (:mod:`rlhf_nb.stages.prm`; TRL 1.16 has no PRM trainer).
+- ``multitask``: pairs and right/wrong labels on one head (:mod:`rlhf_nb.stages.multitask_rm`).
+
+Pairs reach the trainers pre-tokenized (``chosen_ids``/``rejected_ids``) by
 :func:`rlhf_nb.rewards.reward_input_ids`, the same function that scores completions during
-RL and evaluation: RewardTrainer would otherwise append an EOS that GRPO never shows.
+RL and evaluation: RewardTrainer would otherwise append an EOS that GRPO never shows. All three
+see the same responses for the same data knobs; only the supervision differs.
+
+Data comes from :mod:`rlhf_nb.preference_data`: with ``comparisons`` set, an exact
+:class:`~rlhf_nb.preference_data.ComparisonSpec`; left at 0, the older rule (up to
+``comparisons_per_prompt`` pairs from each of ``n_prompts`` sampled prompts).
+:func:`load_reward` loads any of the three as a ``(prompts, completions) -> scores`` callable.
 """
 from __future__ import annotations
 
@@ -12,59 +23,104 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import datasets
 from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
 from ..compute import forward_flops, train_flops
 from ..models import build_reward_model, count_parameters, load_causal_lm, load_tokenizer
-from ..preference_data import Comparison, comparisons_from_pool, sample_pool
+from ..preference_data import (
+    Comparison,
+    ComparisonData,
+    ComparisonSpec,
+    all_pairs,
+    comparisons_from_pool,
+    max_pairs_per_prompt,
+    sample_comparisons,
+    sample_pool,
+)
 from ..rewards import ProxyReward, reward_input_ids
 from ..task import AdditionTask
-from .common import log_history_frame, trainer_kwargs
+from .common import log_history_frame, quiet, trainer_kwargs
+from .multitask_rm import MultiTaskRewardTrainer
+from .prm import STEP_AGGREGATES, ProcessReward, read_head, train_prm, write_head
+
+SUPERVISIONS = ("orm", "prm", "multitask")
+datasets.disable_progress_bars()  # the trainers' dataset passes print a bar per reward model otherwise
 
 
 @dataclass(frozen=True)
 class RewardStageConfig:
-    """Outcome reward model trained on pairs of SFT samples (right answer preferred)."""
+    """A reward model trained on pairs of SFT samples (right answer preferred), or on their step labels."""
 
     n_prompts: int = 1500
-    """distinct training prompts sampled from the SFT policy"""
+    """distinct prompts: sampled (comparisons=0), or supplying the comparisons (comparisons > 0)"""
     responses_per_prompt: int = 4
     """SFT samples drawn per prompt (temperature 1)"""
     comparisons_per_prompt: int = 2
-    """most (right, wrong) pairs taken from one prompt's samples"""
+    """most (right, wrong) pairs taken from one prompt's samples (only when comparisons=0)"""
     epochs: int = 1
     """passes over the comparisons"""
     comparisons_per_step: int = 32
-    """pairs per optimizer step"""
+    """pairs per optimizer step (a PRM step sees the same number of responses: 2 per pair)"""
     learning_rate: float = 5e-4
     """constant learning rate; 5e-4 suits a 0.1M-5M reward model initialised from the SFT policy"""
     eval_prompts: int = 256
-    """held-out prompts (x responses_per_prompt samples) used for pairwise accuracy"""
+    """held-out prompts (x responses_per_prompt samples) used for pairwise accuracy; 0 skips it"""
     precision: str = "auto"
     """auto, fp32 or bf16 (see rlhf_nb.device)"""
     seed: int = 0
     """seed for sampling, pair order and the score head's init"""
+    comparisons: int = 0
+    """exact total of comparisons (see preference_data.ComparisonSpec); 0 keeps the older per-prompt rule"""
+    supervision: str = "orm"
+    """orm (pairs, Bradley-Terry), prm (one label per step) or multitask (pairs + right/wrong labels)"""
+    aggregate: str = "min"
+    """PRM only: how step scores make a response score: min, prod, mean or last"""
+    bce_weight: float = 1.0
+    """multitask only: weight of the right/wrong term next to the pairwise term"""
+    balance_step_labels: bool = True
+    """PRM only: weight right and wrong steps to count equally (else the PRM learns the majority label)"""
+    max_pool_prompts: int = 0
+    """comparisons > 0 only: most prompts sampled while looking for usable ones; 0 = 16 x n_prompts"""
 
     def __post_init__(self):
         for name in ("n_prompts", "responses_per_prompt", "comparisons_per_prompt", "epochs",
-                     "comparisons_per_step", "eval_prompts"):
+                     "comparisons_per_step"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be positive")
+        for name in ("eval_prompts", "comparisons", "max_pool_prompts"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: must be 0 or positive")
         if self.responses_per_prompt < 2:
             raise ValueError(
                 f"responses_per_prompt={self.responses_per_prompt}: a comparison needs two responses "
                 "to the same prompt; use 2 or more"
             )
-        max_pairs = (self.responses_per_prompt // 2) * (self.responses_per_prompt - self.responses_per_prompt // 2)
+        if self.supervision not in SUPERVISIONS:
+            raise ValueError(f"supervision={self.supervision!r}: use one of {SUPERVISIONS}")
+        if self.aggregate not in STEP_AGGREGATES:
+            raise ValueError(f"aggregate={self.aggregate!r}: use one of {STEP_AGGREGATES}")
+        if self.bce_weight < 0:
+            raise ValueError(f"bce_weight={self.bce_weight}: use 0 or more")
+        if self.comparisons:
+            self.data_spec()  # refuses impossible (prompts, responses, comparisons) before any sampling
+            return
+        max_pairs = max_pairs_per_prompt(self.responses_per_prompt)
         if self.comparisons_per_prompt > max_pairs:
             raise ValueError(
                 f"comparisons_per_prompt={self.comparisons_per_prompt} exceeds the {max_pairs} (right, wrong) pairs "
                 f"that {self.responses_per_prompt} responses can give at best; lower it or raise responses_per_prompt"
             )
 
+    def data_spec(self) -> ComparisonSpec | None:
+        """The exact data this config asks for, or None under the older per-prompt rule."""
+        if not self.comparisons:
+            return None
+        return ComparisonSpec(self.n_prompts, self.responses_per_prompt, self.comparisons, self.epochs)
 
-def pairwise_accuracy(reward: ProxyReward, pairs: list[Comparison]) -> float:
+
+def pairwise_accuracy(reward, pairs: list[Comparison]) -> float:
     """Share of pairs whose right response the reward model scores higher (ties count half)."""
     if not pairs:
         return float("nan")
@@ -73,24 +129,29 @@ def pairwise_accuracy(reward: ProxyReward, pairs: list[Comparison]) -> float:
     return sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(chosen, rejected)) / len(pairs)
 
 
-def train_reward_model(
-    config: RewardStageConfig, task: AdditionTask, sft_model_dir: Path, out_dir: Path
-) -> dict[str, Any]:
-    """Sample pairs from the SFT policy, train the reward model, write ``model/`` and its metrics."""
-    policy, tokenizer = load_causal_lm(sft_model_dir), load_tokenizer(sft_model_dir)
+def load_reward(model_dir: str | Path, **kwargs: Any):
+    """Any trained reward model as a ``(prompts, completions) -> scores`` callable (ProxyReward or ProcessReward)."""
+    if read_head(model_dir)["supervision"] == "prm":
+        return ProcessReward(model_dir, **kwargs)
+    return ProxyReward(model_dir, **{k: v for k, v in kwargs.items() if k != "aggregate"})
+
+
+def build_reward_data(config: RewardStageConfig, task: AdditionTask, policy, tokenizer) -> ComparisonData:
+    """Sample the comparisons ``config`` asks for from ``policy`` (exact spec, or the older rule)."""
+    spec = config.data_spec()
+    if spec is not None:
+        return sample_comparisons(policy, tokenizer, task, spec, config.seed, config.max_pool_prompts)
     pool = sample_pool(policy, tokenizer, task, "train", config.n_prompts, config.responses_per_prompt, config.seed)
     pairs = comparisons_from_pool(pool, config.comparisons_per_prompt, config.seed)
-    if len(pairs) < config.comparisons_per_step:
-        raise ValueError(
-            f"only {len(pairs)} comparisons could be built from {config.n_prompts} prompts: the SFT policy "
-            "is almost always right or always wrong; raise n_prompts or responses_per_prompt"
-        )
-    data = Dataset.from_dict({
-        "chosen_ids": [reward_input_ids(tokenizer, c.prompt, c.chosen) for c in pairs],
-        "rejected_ids": [reward_input_ids(tokenizer, c.prompt, c.rejected) for c in pairs],
-    })
-    steps = math.ceil(len(pairs) * config.epochs / config.comparisons_per_step)
-    model = build_reward_model(sft_model_dir, seed=config.seed)
+    return ComparisonData(pairs, None, len(pool.prompts), pool.share_correct())
+
+
+def _train_pairwise(config: RewardStageConfig, pairs: list[Comparison], model, tokenizer, out_dir: Path) -> dict[str, Any]:
+    chosen_ids = [reward_input_ids(tokenizer, c.prompt, c.chosen) for c in pairs]
+    rejected_ids = [reward_input_ids(tokenizer, c.prompt, c.rejected) for c in pairs]
+    data = Dataset.from_dict({"chosen_ids": chosen_ids, "rejected_ids": rejected_ids})
+    # Whole epochs: k epochs over D is then exactly k times the steps of one epoch over D.
+    steps = config.epochs * math.ceil(len(pairs) / config.comparisons_per_step)
     args = RewardConfig(
         **trainer_kwargs(
             str(out_dir / "trainer"), config.seed, config.learning_rate, steps, config.comparisons_per_step,
@@ -99,33 +160,77 @@ def train_reward_model(
         max_length=128,
         disable_dropout=True,
     )
-    trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    if config.supervision == "multitask":
+        trainer = MultiTaskRewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
+                                         bce_weight=config.bce_weight)
+    else:
+        trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    trainer = quiet(trainer)
     start = time.perf_counter()
     trainer.train()
-    seconds = time.perf_counter() - start
-    trainer.model.save_pretrained(out_dir / "model")
-    tokenizer.save_pretrained(out_dir / "model")
-    log_history_frame(trainer.state.log_history).to_csv(out_dir / "train_log.csv", index=False)
+    return {"steps": steps, "seconds": time.perf_counter() - start, "model": trainer.model,
+            "log": log_history_frame(trainer.state.log_history),
+            "tokens": config.epochs * sum(len(x) for x in chosen_ids + rejected_ids), "metrics": {}}
 
-    reward = ProxyReward(out_dir / "model")
+
+def train_reward_model(
+    config: RewardStageConfig, task: AdditionTask, sft_model_dir: Path, out_dir: Path,
+    init_model_dir: Path | None = None, data: ComparisonData | None = None,
+) -> dict[str, Any]:
+    """Build the data from the SFT policy, train the reward model, write ``model/`` and its metrics.
+
+    ``sft_model_dir`` is the policy whose samples make the data (and the evaluation pairs);
+    ``init_model_dir`` the checkpoint the reward model starts from (default: the same policy;
+    a different one for reward models of another size). ``data`` skips sampling when the
+    caller built the comparisons already.
+    """
+    policy, tokenizer = load_causal_lm(sft_model_dir), load_tokenizer(sft_model_dir)
+    if data is None:
+        data = build_reward_data(config, task, policy, tokenizer)
+    pairs = data.comparisons
+    if len(pairs) < config.comparisons_per_step:
+        raise ValueError(
+            f"only {len(pairs)} comparisons could be built from {config.n_prompts} prompts, fewer than one step's "
+            f"{config.comparisons_per_step}: the SFT policy is almost always right or always wrong; raise n_prompts "
+            "or responses_per_prompt, or lower comparisons_per_step"
+        )
+    init_dir = Path(init_model_dir or sft_model_dir)
+    rm_tokenizer = load_tokenizer(init_dir)
+    model = build_reward_model(init_dir, seed=config.seed)
+    if config.supervision == "prm":
+        if any(c.problem is None for c in pairs):
+            raise ValueError("a process RM needs each comparison's problem for step labels; build the data with "
+                             "rlhf_nb.preference_data, which records it")
+        responses = [(c.problem, c.prompt, c.chosen) for c in pairs] + [(c.problem, c.prompt, c.rejected) for c in pairs]
+        out = train_prm(config, responses, model, rm_tokenizer, out_dir)
+    else:
+        out = _train_pairwise(config, pairs, model, rm_tokenizer, out_dir)
+    out["model"].save_pretrained(out_dir / "model")
+    rm_tokenizer.save_pretrained(out_dir / "model")
+    write_head(out_dir / "model", config.supervision, config.aggregate if config.supervision == "prm" else None)
+    out["log"].to_csv(out_dir / "train_log.csv", index=False)
+
+    reward = load_reward(out_dir / "model")
     metrics: dict[str, Any] = {}
-    for split in ("heldout", "ood"):
-        eval_pool = sample_pool(policy, tokenizer, task, split, config.eval_prompts, config.responses_per_prompt,
-                                config.seed + 1)
-        metrics[f"rm/{split}/pairwise_acc"] = pairwise_accuracy(reward, comparisons_from_pool(eval_pool, 10**6, 0))
-    train_pairs_acc = pairwise_accuracy(reward, pairs[:512])
-    n_params = count_parameters(trainer.model, non_embedding=True)
-    mean_len = sum(len(x) for x in data["chosen_ids"] + data["rejected_ids"]) / (2 * len(pairs))
-    pool_tokens = sum(len(r) + len(p) for p, rs in zip(pool.prompts, pool.responses) for r in rs)
+    if config.eval_prompts:
+        for split in ("heldout", "ood"):
+            eval_pool = sample_pool(policy, tokenizer, task, split, config.eval_prompts, config.responses_per_prompt,
+                                    config.seed + 1)
+            metrics[f"rm/{split}/pairwise_acc"] = pairwise_accuracy(reward, all_pairs(eval_pool))
+    n_params = count_parameters(out["model"], non_embedding=True)
+    mean_len = out["tokens"] / max(1, 2 * len(pairs) * config.epochs)
+    sampled_tokens = data.sampled_prompts * (data.spec.responses_per_prompt if data.spec else config.responses_per_prompt) * mean_len
     metrics.update({
-        "rm/train/pairwise_acc": train_pairs_acc,
+        "rm/train/pairwise_acc": pairwise_accuracy(reward, pairs[:512]),
         "rm/comparisons": len(pairs),
         "rm/distinct_prompts": len({c.prompt for c in pairs}),
-        "rm/steps": steps,
-        "rm/seconds": seconds,
-        "rm/params": count_parameters(trainer.model),
-        "rm/flops": train_flops(n_params, int(2 * len(pairs) * config.epochs * mean_len))
-        + forward_flops(count_parameters(policy, non_embedding=True), pool_tokens),
-        "rm/pool_share_correct": sum(map(sum, pool.correct)) / (len(pool.prompts) * config.responses_per_prompt),
+        "rm/steps": out["steps"],
+        "rm/seconds": out["seconds"],
+        "rm/params": count_parameters(out["model"]),
+        "rm/flops": train_flops(n_params, int(out["tokens"]))
+        + forward_flops(count_parameters(policy, non_embedding=True), int(sampled_tokens)),
+        "rm/pool_share_correct": data.sampled_share_correct,
+        **data.stats(),
+        **out["metrics"],
     })
     return metrics

@@ -21,10 +21,10 @@ from datasets import Dataset
 
 from ..compute import forward_flops, train_flops
 from ..models import count_parameters, load_causal_lm, load_tokenizer
-from ..rewards import ProxyReward, gold_reward
+from ..rewards import GoldReward, ProxyReward
 from ..task import AdditionTask
 from ..tracking import PolicyTracker
-from .common import log_history_frame, trainer_kwargs
+from .common import log_history_frame, quiet, trainer_kwargs
 
 ALGORITHMS = ("grpo", "rloo", "ppo")
 REWARDS = ("proxy", "gold")
@@ -137,7 +137,7 @@ def train_rl(
     policy, tokenizer = load_causal_lm(sft_model_dir), load_tokenizer(sft_model_dir)
     ref_model = load_causal_lm(sft_model_dir)
     proxy = ProxyReward(reward_model_dir) if reward_model_dir is not None else None
-    tracker = PolicyTracker(tokenizer, ref_model, task.problems("heldout", config.track_prompts, config.seed + 7),
+    tracker = PolicyTracker(task, tokenizer, ref_model, task.problems("heldout", config.track_prompts, config.seed + 7),
                             config.track_every_steps, config.max_completion_tokens, config.seed, reward=proxy)
     start = time.perf_counter()
     if config.algorithm == "ppo":
@@ -156,12 +156,7 @@ def train_rl(
 
     n_policy = count_parameters(model, non_embedding=True)
     n_rm = count_parameters(proxy.model, non_embedding=True) if proxy else 0
-    tokens = config.rl_steps * config.completions_per_step * (10 + config.max_completion_tokens // 2)  # estimate
-    flops = forward_flops(n_policy, tokens) + train_flops(n_policy, tokens) + forward_flops(n_rm, tokens)
-    if config.kl_coef > 0:
-        flops += forward_flops(n_policy, tokens)
-    if config.algorithm == "ppo":
-        flops += train_flops(n_policy, tokens)  # the value model is a policy-sized network
+    flops = rl_flops(config, n_policy, n_rm)
     best = curve.loc[curve["gold_acc"].idxmax()]
     return {
         "rl/seconds": seconds,
@@ -176,17 +171,36 @@ def train_rl(
     }
 
 
+def rl_flops(config: RLStageConfig, n_policy: int, n_reward: int) -> float:
+    """Estimated FLOPs of an RL run, from its config and non-embedding parameter counts (no training needed).
+
+    Tokens are estimated as 10 prompt tokens plus half the completion budget per completion.
+    GRPO/RLOO: generation, one training pass, the reward model, and the reference when the KL
+    penalty is on. PPO: see :func:`rlhf_nb.stages.ppo.ppo_flops` (its value model is policy-sized).
+    """
+    tokens = config.rl_steps * config.completions_per_step * (10 + config.max_completion_tokens // 2)
+    if config.algorithm == "ppo":
+        from .ppo import ppo_flops
+
+        return ppo_flops(n_policy, n_policy, n_reward, tokens, config.kl_coef)
+    flops = forward_flops(n_policy, tokens) + train_flops(n_policy, tokens) + forward_flops(n_reward, tokens)
+    if config.kl_coef > 0:
+        flops += forward_flops(n_policy, tokens)
+    return flops
+
+
 def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir):
     from trl import GRPOTrainer, RLOOTrainer
 
+    gold = GoldReward(task)
     if config.reward == "proxy":
-        funcs, weights = [proxy, gold_reward], [1.0, 0.0]
+        funcs, weights = [proxy, gold], [1.0, 0.0]
     else:
-        funcs, weights = [gold_reward] + ([proxy] if proxy else []), [1.0] + ([0.0] if proxy else [])
-    prompts = [p.prompt for p in task.problems("train", config.train_prompts, config.seed)]
-    data = Dataset.from_dict({"prompt": prompts})
+        funcs, weights = [gold] + ([proxy] if proxy else []), [1.0] + ([0.0] if proxy else [])
+    problems = task.problems("train", config.train_prompts, config.seed)
+    data = Dataset.from_dict({"prompt": [p.prompt for p in problems], "answer": [str(p.answer) for p in problems]})
     cls = GRPOTrainer if config.algorithm == "grpo" else RLOOTrainer
-    trainer = cls(model=policy, reward_funcs=funcs, args=_trl_config(config, out_dir, weights),
-                  train_dataset=data, processing_class=tokenizer, callbacks=[tracker])
+    trainer = quiet(cls(model=policy, reward_funcs=funcs, args=_trl_config(config, out_dir, weights),
+                        train_dataset=data, processing_class=tokenizer, callbacks=[tracker]))
     trainer.train()
     return trainer.model, log_history_frame(trainer.state.log_history)

@@ -13,7 +13,7 @@ from trl import SFTConfig, SFTTrainer
 from ..compute import train_flops
 from ..models import build_policy, check_model_spec, count_parameters, is_preset
 from ..task import AdditionTask
-from .common import log_history_frame, trainer_kwargs
+from .common import log_history_frame, quiet, trainer_kwargs
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class SFTStageConfig:
 def sft_dataset(task: AdditionTask, n: int, seed: int) -> Dataset:
     """Prompt/completion pairs with the task's planted carry errors, reproducible from the seed."""
     rng = random.Random(f"sft-data/{seed}")
-    problems = task.problems("train", n, seed)
+    problems = task.sft_problems(n, seed)
     return Dataset.from_dict(
         {"prompt": [p.prompt for p in problems], "completion": [task.sft_completion(p, rng) for p in problems]}
     )
@@ -58,6 +58,7 @@ def train_sft(config: SFTStageConfig, task: AdditionTask, out_dir: Path) -> dict
     """Train the policy; writes ``model/`` (weights + tokenizer) and ``train_log.csv`` into ``out_dir``."""
     model, tokenizer = build_policy(config.policy, seed=config.seed)
     data = sft_dataset(task, config.train_problems, config.seed)
+    mean_len = sum(len(p) + len(c) + 1 for p, c in zip(data["prompt"], data["completion"])) / len(data)
     args = SFTConfig(
         **trainer_kwargs(
             str(out_dir / "trainer"), config.seed, config.learning_rate, config.sft_steps,
@@ -69,14 +70,13 @@ def train_sft(config: SFTStageConfig, task: AdditionTask, out_dir: Path) -> dict
         completion_only_loss=True,
         dataset_num_proc=None,
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    trainer = quiet(SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer))
     start = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - start
     trainer.model.save_pretrained(out_dir / "model")
     tokenizer.save_pretrained(out_dir / "model")
     log_history_frame(trainer.state.log_history).to_csv(out_dir / "train_log.csv", index=False)
-    mean_len = sum(len(p) + len(c) + 1 for p, c in zip(data["prompt"], data["completion"])) / len(data)
     n_params = count_parameters(trainer.model, non_embedding=True)
     return {
         "sft/train_loss": float(result.training_loss),

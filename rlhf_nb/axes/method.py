@@ -1,0 +1,128 @@
+"""Axis: the RL algorithm, PPO (with a value model), GRPO and RLOO, at equal samples and at equal compute (H5).
+
+Same SFT policy, reward model, prompts and evaluation for every algorithm.
+
+- Equal samples: every algorithm runs ``rl_steps`` steps of ``prompts_per_step x
+  samples_per_prompt`` completions.
+- Equal compute: the budget is the estimated FLOPs of the cheapest algorithm's equal-samples
+  run (:func:`rlhf_nb.stages.rl.rl_flops`); every other algorithm runs as many steps as fit in
+  it. PPO's value model and its several passes over each batch make its steps dearer, so it
+  gets fewer of them. (An algorithm whose steps cost the budget's rate reuses its
+  equal-samples run from the store.)
+
+H5 (PPO ≈ GRPO): the final held-out sampled gold accuracy of PPO minus GRPO, paired by seed,
+lies within ``margin`` (the larger of the notebook's margin and the seed spread of GRPO's
+result). Stability is reported beside: the seed spread of each algorithm's result and its
+drawdown (peak tracked gold minus final tracked gold).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..analysis import INCONCLUSIVE
+from ..pipeline import run_reward, run_sft
+from ..stages.rl import ALGORITHMS, rl_flops
+from ..store import RunStore
+from .common import Finding
+from .policy_runs import Scale, figure_path, final_rows, fmt, parameter_count, point_rows, run_point, seed_effect
+
+AXIS = "method"
+METRIC = "rl_heldout_sampled_acc"
+
+
+def equal_compute_steps(config, algorithms: list[str], n_policy: int, n_reward: int) -> dict[str, int]:
+    """RL steps per algorithm so that each spends about the cheapest one's equal-samples FLOPs."""
+    cost = {a: rl_flops(replace(config.rl, algorithm=a), n_policy, n_reward) for a in algorithms}
+    budget = min(cost.values())
+    return {a: max(1, int(round(config.rl.rl_steps * budget / c))) for a, c in cost.items()}
+
+
+def run_seed(seed: int, store: RunStore | str | Path, *, algorithms: list[str], scale: Scale = Scale()) -> pd.DataFrame:
+    """Every algorithm at equal samples and at equal compute, for one seed."""
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    unknown = [a for a in algorithms if a not in ALGORITHMS]
+    if unknown or not algorithms:
+        raise ValueError(f"algorithms={algorithms}: use some of {ALGORITHMS}")
+    config = scale.pipeline(seed)
+    for a in algorithms:  # every knob validated before any training (e.g. GRPO with 1 sample per prompt)
+        replace(config.rl, algorithm=a)
+    sft = run_sft(store, config.task, config.sft)
+    reward = run_reward(store, config.task, config.reward, sft)
+    steps = equal_compute_steps(config, algorithms, parameter_count(sft), parameter_count(reward))
+    frames, seen = [], set()
+    for a in algorithms:
+        for budget, n_steps in (("equal_samples", config.rl.rl_steps), ("equal_compute", steps[a])):
+            rl = replace(config.rl, algorithm=a, rl_steps=n_steps,
+                         track_every_steps=min(config.rl.track_every_steps, n_steps))
+            frames.append(point_rows(run_point(store, replace(config, rl=rl)), seen, budget=budget))
+    return pd.concat(frames, ignore_index=True)
+
+
+def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) -> list[Finding]:
+    final = final_rows(table)
+    seeds = sorted(final["seed"].unique())
+    algorithms = [a for a in ALGORITHMS if a in set(final["algorithm"])]
+    drawdown = table.groupby(["budget", "algorithm", "seed"]).apply(
+        lambda c: float(c["gold"].max() - c.sort_values("step")["gold"].iloc[-1]), include_groups=False)
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    for i, budget in enumerate(("equal_samples", "equal_compute")):
+        part = final[final["budget"] == budget]
+        stats = part.groupby("algorithm")[METRIC].agg(["mean", "std"]).reindex(algorithms)
+        axes[i].bar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), capsize=4, color="C0", alpha=0.7)
+        axes[i].axhline(float(part["sft_heldout_sampled_acc"].mean()), color="k", ls="--", label="SFT baseline")
+        steps = part.groupby("algorithm")["rl_steps"].first().reindex(algorithms)
+        axes[i].set(ylabel="held-out sampled gold accuracy",
+                    title=f"{budget.replace('_', ' ')}: steps " + ", ".join(f"{a} {int(s)}" for a, s in steps.items()))
+        axes[i].legend()
+    for a in algorithms:
+        c = table[(table["algorithm"] == a) & (table["budget"] == "equal_samples")]
+        m = c.groupby("rl_compute_to_step")["gold"].mean()
+        axes[2].plot(m.index, m.values, marker=".", label=a)
+    axes[2].set(xscale="symlog", xlabel="RL FLOPs spent (estimated)", ylabel="tracked gold accuracy",
+                title="gold along training against compute")
+    axes[2].legend()
+    fig.tight_layout()
+    path, rel = figure_path(Path(figures_dir), "h5_method")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+    stats = final.groupby(["budget", "algorithm"])[METRIC].agg(["mean", "std"])
+    numbers = {
+        "final_gold": {f"{b}/{a}": round(float(v), 4) for (b, a), v in stats["mean"].items()},
+        "seed_sd": {f"{b}/{a}": (round(float(v), 4) if np.isfinite(v) else None) for (b, a), v in stats["std"].items()},
+        "drawdown": {f"{b}/{a}": round(float(v), 4) for (b, a), v in drawdown.groupby(level=[0, 1]).mean().items()},
+        "rl_flops": {f"{b}/{a}": float(v) for (b, a), v in final.groupby(["budget", "algorithm"])["rl_flops"].mean().items()},
+        "rl_step_seconds": {a: round(float(v), 4) for a, v in
+                            final[final.budget == "equal_samples"].groupby("algorithm")["rl_step_seconds"].mean().items()},
+        "sft_gold": round(float(final["sft_heldout_sampled_acc"].mean()), 4),
+    }
+    if not {"ppo", "grpo"} <= set(algorithms):
+        return [Finding("H5", "PPO ≈ GRPO", INCONCLUSIVE, float("nan"), (float("nan"), float("nan")), len(seeds),
+                        figure=rel, axis=AXIS, numbers=numbers, note="PPO and GRPO were not both run")]
+    effects = {}
+    for budget in ("equal_samples", "equal_compute"):
+        wide = final[final["budget"] == budget].pivot_table(index="seed", columns="algorithm", values=METRIC)
+        effects[budget] = seed_effect(wide["ppo"] - wide["grpo"])
+    spread = final[(final.budget == "equal_samples") & (final.algorithm == "grpo")][METRIC].std()
+    used_margin = max(margin, float(spread) if np.isfinite(spread) else 0.0)
+    main = effects["equal_samples"]
+    numbers["ppo_minus_grpo_equal_compute"] = [effects["equal_compute"].estimate, *effects["equal_compute"].ci]
+    numbers["margin"] = used_margin
+    return [Finding(
+        id="H5", claim="PPO ≈ GRPO", verdict=main.equivalence(used_margin), effect=main.estimate, ci=main.ci,
+        n_seeds=len(seeds), effect_label="PPO - GRPO final held-out sampled gold acc at equal samples "
+                                         f"(equivalence margin {used_margin:.3g})",
+        figure=rel, axis=AXIS, numbers=numbers,
+        note=(f"At equal compute PPO - GRPO is {effects['equal_compute'].text()}. Final gold: "
+              + ", ".join(f"{a} {fmt(numbers['final_gold'].get('equal_samples/' + a, np.nan))}" for a in algorithms)
+              + f" (SFT {fmt(numbers['sft_gold'])})."),
+    )]

@@ -1,0 +1,144 @@
+"""RM supervision axis: outcome RM vs process RM (vs multi-task RM), crossed with data volume, in and out of distribution.
+
+Finding tested: H7 (PRM >= ORM in distribution; the advantage shrinks out of distribution; the
+PRM gains more from extra RM data). Every supervision type sees the same responses for a
+given volume: the ORM and the multi-task RM as (right, wrong) pairs, the PRM as the same
+responses with one label per step. The metric is best-of-n selection accuracy (gold accuracy
+of the response the RM picks among n samples) at ``headline_n``; pairwise accuracy is reported
+next to it. OOD prompts have one more step than any training prompt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..pipeline import PipelineConfig
+from ..preference_data import ComparisonSpec
+from ..rm_eval import (
+    RMEvalConfig,
+    combine_verdicts,
+    default_sft,
+    fmt_ci,
+    reward_config,
+    reward_model_result,
+    seed_effect,
+    shown_if,
+)
+from ..stages.prm import STEP_AGGREGATES
+from ..stages.reward import SUPERVISIONS
+from ..store import RunStore
+from .common import Finding
+
+AXIS = "orm_vs_prm"
+
+
+@dataclass(frozen=True)
+class SupervisionGrid:
+    """Supervision types x volumes; specs checked at construction."""
+
+    supervisions: tuple[str, ...] = ("orm", "prm", "multitask")
+    """reward-model supervision types (orm and prm are needed for H7)"""
+    volumes: tuple[int, ...] = (256, 1024, 4096)
+    """total comparisons (the PRM trains on the same 2 x comparisons responses)"""
+    responses_per_prompt: int = 4
+    """policy samples per prompt"""
+    pairs_per_prompt: int = 2
+    """comparisons per prompt (prompts = comparisons / this)"""
+    aggregate: str = "min"
+    """how the PRM makes a response score from its step scores"""
+
+    def __post_init__(self):
+        unknown = set(self.supervisions) - set(SUPERVISIONS)
+        if unknown:
+            raise ValueError(f"supervisions={self.supervisions}: unknown {sorted(unknown)}; use {SUPERVISIONS}")
+        if self.aggregate not in STEP_AGGREGATES:
+            raise ValueError(f"aggregate={self.aggregate!r}: use one of {STEP_AGGREGATES}")
+        self.specs()
+
+    def specs(self) -> list[ComparisonSpec]:
+        return [ComparisonSpec(max(1, c // self.pairs_per_prompt), self.responses_per_prompt, c)
+                for c in sorted(set(self.volumes))]
+
+
+def run_seed(seed: int, store: RunStore | str | Path, grid: SupervisionGrid = SupervisionGrid(),
+             eval_config: RMEvalConfig = RMEvalConfig(), sft_policy: str = "", sft_steps: int = 0) -> pd.DataFrame:
+    """Every (supervision, volume) reward model for one seed, evaluated; one row per (point, split, n)."""
+    task = PipelineConfig().task
+    configs = [(sup, spec, reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
+                                         comparisons=spec.comparisons, supervision=sup, aggregate=grid.aggregate))
+               for spec in grid.specs() for sup in grid.supervisions]
+    sft = default_sft(store, seed, sft_policy, sft_steps, task)
+    frames = []
+    for sup, spec, cfg in configs:
+        rows = reward_model_result(store, task, cfg, sft, eval_config).rows.copy()
+        rows.insert(0, "seed", seed)
+        rows.insert(1, "supervision", sup)
+        rows.insert(2, "comparisons", spec.comparisons)
+        rows.insert(3, "n_prompts", spec.n_prompts)
+        rows.insert(4, "responses_per_prompt", spec.responses_per_prompt)
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _figure(table: pd.DataFrame, n: int) -> Figure:
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, split in zip(axes, ("heldout", "ood")):
+        sel = table[(table.split == split) & (table.n == n)]
+        for sup, part in sel.groupby("supervision"):
+            m = part.groupby("comparisons")["gold"].agg(["mean", "std"]).fillna(0.0)
+            ax.errorbar(m.index, m["mean"], yerr=m["std"], fmt="-o", capsize=3, label=f"{sup}: best-of-{n}")
+        base = sel.groupby("comparisons")["oracle"].mean()
+        ax.plot(base.index, base.values, ":", color="0.5", label=f"oracle best-of-{n}")
+        ax.plot(base.index, [sel.gold.iloc[0] - sel.gold_gain.iloc[0]] * len(base), ":", color="0.8",
+                label="policy (n = 1)")
+        ax.set(xscale="log", xlabel="comparisons (PRM: the same responses)", title=split)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("gold accuracy of the pick")
+    return fig
+
+
+def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) -> list[Finding]:
+    """H7 from the table alone: three paired effects over seeds, each with a t interval."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    n = headline_n if headline_n in set(table.n) else int(table.n.max())
+    fig_name = f"{AXIS}.png"
+    _figure(table, n).savefig(figures_dir / fig_name, dpi=110)
+    at_n = table[table.n == n]
+
+    def per_seed(sup: str, split: str, column: str = "gold", comparisons: int | None = None) -> pd.Series:
+        sel = at_n[(at_n.supervision == sup) & (at_n.split == split)]
+        if comparisons is not None:
+            sel = sel[sel.comparisons == comparisons]
+        return sel.groupby("seed")[column].mean()  # mean over volumes when none is named
+
+    adv_id = seed_effect(per_seed("prm", "heldout"), per_seed("orm", "heldout"))
+    adv_ood = seed_effect(per_seed("prm", "ood"), per_seed("orm", "ood"))
+    shrink = seed_effect(per_seed("prm", "heldout") - per_seed("orm", "heldout"),
+                         per_seed("prm", "ood") - per_seed("orm", "ood"))
+    big, small = at_n.comparisons.max(), at_n.comparisons.min()
+    prm_gain = per_seed("prm", "heldout", comparisons=big) - per_seed("prm", "heldout", comparisons=small)
+    orm_gain = per_seed("orm", "heldout", comparisons=big) - per_seed("orm", "heldout", comparisons=small)
+    more_data = seed_effect(prm_gain, orm_gain)
+    pair_id = seed_effect(per_seed("prm", "heldout", "pairwise_acc"), per_seed("orm", "heldout", "pairwise_acc"))
+    # "PRM >= ORM" is a non-inferiority claim: shown when the interval sits above -0.01 (one accuracy point).
+    parts = [shown_if(*adv_id[:2], margin=-0.01), shown_if(*shrink[:2]), shown_if(*more_data[:2])]
+    table_means = at_n.groupby(["split", "supervision", "comparisons"])["gold"].mean()
+    return [Finding(
+        id="H7", axis=AXIS, claim="PRM >= ORM in distribution; the advantage shrinks out of distribution; the PRM "
+                                   "gains more from extra RM data",
+        verdict=combine_verdicts(parts), effect=adv_id[0], ci=adv_id[1], n_seeds=adv_id[2],
+        effect_label=f"held-out best-of-{n} gold accuracy, PRM minus ORM (mean over volumes)",
+        figure=f"{figures_dir.name}/{fig_name}",
+        numbers={"advantage_ood": [adv_ood[0], *adv_ood[1]], "advantage_shrink_id_minus_ood": [shrink[0], *shrink[1]],
+                 "prm_minus_orm_gain_from_data": [more_data[0], *more_data[1]], "volume_range": [int(small), int(big)],
+                 "pairwise_acc_prm_minus_orm_heldout": [pair_id[0], *pair_id[1]],
+                 f"best_of_{n}_gold": {f"{s}/{sup}/{c}": round(float(v), 4) for (s, sup, c), v in table_means.items()}},
+        note=(f"in distribution PRM - ORM = {fmt_ci(*adv_id[:2])} (>= -0.01: {parts[0]}); OOD {fmt_ci(*adv_ood[:2])}; "
+              f"shrink (ID - OOD advantage) {fmt_ci(*shrink[:2])} ({parts[1]}); PRM gain - ORM gain from "
+              f"{small}->{big} comparisons {fmt_ci(*more_data[:2])} ({parts[2]})"),
+    )]

@@ -1,0 +1,383 @@
+"""What the policy-training axes share: their scale knobs, one RL grid point through the store, tidy rows, effects.
+
+The axes ``samples_per_prompt``, ``policy_size``, ``rm_size_for_rl``, ``rl_length_kl`` and
+``method`` each turn one knob of the same pipeline (SFT -> reward model -> RL -> evaluation).
+This module holds what they would otherwise copy:
+
+- :class:`Scale`: the knobs every policy notebook exposes, on top of the pipeline's default
+  configs (0 or "" keeps a default, so calibration of the defaults reaches every axis);
+- :func:`run_point`: one grid point, every stage through the run store (cached);
+- :func:`point_rows`: its tidy rows, one per tracked RL step (a constant-learning-rate run
+  truncated at step k is the run of length k, so RL length is a grid dimension of every run);
+  evaluation and compute columns are filled on the run's last row only, and the SFT and
+  reward-model FLOPs only on the first row that uses each run, so summing a table's
+  ``*flops*`` columns counts each run once;
+- :func:`bon_rows`: best-of-n by the proxy on the SFT policy (via :mod:`rlhf_nb.best_of_n`),
+  cached in the store as stage ``bon_curve``;
+- :func:`seed_effect` and :func:`combine`: per-seed effects with t intervals, and the verdict
+  of a claim made of several parts.
+
+What it does not do: choose a grid or state a finding (each axis module does).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, effect_ci
+from ..best_of_n import best_of_n_curve
+from ..models import load_causal_lm, load_tokenizer
+from ..pipeline import PipelineConfig, run_eval, run_reward, run_rl, run_sft
+from ..rewards import ProxyReward
+from ..sampling import sample
+from ..stages.rl import RLStageConfig
+from ..store import Run, RunStore
+from ..task import AdditionTask, Problem
+from .common import Finding, write_finding, write_table
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Scale knobs of the shared stages, as a notebook gives them: 0 or "" keeps the pipeline default."""
+
+    task_digits: int = 0
+    """digits per term of the task (1 makes a toy task that a tiny policy learns in seconds)"""
+    policy: str = ""
+    """policy preset or checkpoint folder"""
+    sft_steps: int = 0
+    """SFT optimizer steps"""
+    sft_problems: int = 0
+    """distinct SFT training problems"""
+    rm_prompts: int = 0
+    """distinct prompts whose SFT samples make the reward model's comparisons"""
+    rm_comparisons_per_step: int = 0
+    """reward-model batch, in comparisons"""
+    rm_eval_prompts: int = 0
+    """held-out prompts for the reward model's pairwise accuracy"""
+    rl_algorithm: str = ""
+    """grpo, rloo or ppo"""
+    rl_reward: str = ""
+    """proxy or gold"""
+    rl_steps: int = 0
+    """RL steps (one generation batch each)"""
+    rl_learning_rate: float = 0.0
+    """RL learning rate"""
+    prompts_per_step: int = 0
+    """distinct prompts per RL step"""
+    samples_per_prompt: int = 0
+    """responses per prompt per RL step"""
+    kl_coef: float = -1.0
+    """KL penalty to the SFT policy; negative keeps the default (0 is a real value here)"""
+    track_every_steps: int = 0
+    """RL steps between two measurements of gold, proxy and KL"""
+    track_prompts: int = 0
+    """held-out prompts of those measurements"""
+    train_prompts: int = 0
+    """distinct RL training prompts"""
+    eval_prompts: int = 0
+    """prompts per evaluation split"""
+    eval_samples: int = 0
+    """samples per evaluation prompt"""
+
+    def pipeline(self, seed: int) -> PipelineConfig:
+        """The pipeline's default configs with these knobs applied and every stage seeded with ``seed``."""
+        base = PipelineConfig()
+        task = replace(base.task, digits=self.task_digits) if self.task_digits else base.task
+        sft = replace(base.sft, seed=seed, **_given(policy=self.policy, sft_steps=self.sft_steps,
+                                                      train_problems=self.sft_problems))
+        reward = replace(base.reward, seed=seed, **_given(n_prompts=self.rm_prompts,
+                                                          comparisons_per_step=self.rm_comparisons_per_step,
+                                                          eval_prompts=self.rm_eval_prompts))
+        rl = replace(base.rl, seed=seed, **_given(
+            algorithm=self.rl_algorithm, reward=self.rl_reward, rl_steps=self.rl_steps,
+            learning_rate=self.rl_learning_rate, prompts_per_step=self.prompts_per_step,
+            samples_per_prompt=self.samples_per_prompt, track_every_steps=self.track_every_steps,
+            track_prompts=self.track_prompts, train_prompts=self.train_prompts))
+        if self.kl_coef >= 0:
+            rl = replace(rl, kl_coef=self.kl_coef)
+        ev = replace(base.eval, **_given(eval_prompts=self.eval_prompts, samples_per_prompt=self.eval_samples))
+        return PipelineConfig(task=task, sft=sft, reward=reward, rl=rl, eval=ev)
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v}
+
+
+def scale_from(params: dict[str, Any]) -> Scale:
+    """A :class:`Scale` from a notebook's parameters (names not in Scale are ignored)."""
+    names = Scale.__dataclass_fields__
+    return Scale(**{k: v for k, v in params.items() if k in names})
+
+
+# ------------------------------------------------------------------------------------------
+# One grid point through the store
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PointRuns:
+    """The runs behind one RL grid point."""
+
+    config: PipelineConfig
+    sft: Run
+    rm_sft: Run
+    """the SFT run the reward model was initialised from and trained on the samples of"""
+    reward: Run
+    rl: Run
+    sft_eval: Run
+    rl_eval: Run
+
+
+def run_point(store: RunStore, config: PipelineConfig, rm_policy: str = "") -> PointRuns:
+    """SFT, reward model, RL and evaluations for one grid point, each loaded from the store if finished.
+
+    ``rm_policy`` builds the reward model on the SFT model of another preset (same SFT config
+    otherwise): its comparisons are that model's samples and its weights start from it.
+    """
+    sft = run_sft(store, config.task, config.sft)
+    rm_sft = run_sft(store, config.task, replace(config.sft, policy=rm_policy)) if rm_policy and \
+        rm_policy != config.sft.policy else sft
+    reward = run_reward(store, config.task, config.reward, rm_sft)
+    rl = run_rl(store, config.task, config.rl, sft, reward)
+    sft_eval = run_eval(store, config.task, config.eval, sft, sft, reward)
+    rl_eval = run_eval(store, config.task, config.eval, rl, sft, reward)
+    return PointRuns(config, sft, rm_sft, reward, rl, sft_eval, rl_eval)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else pd.DataFrame()
+
+
+def point_rows(runs: PointRuns, seen: set[str] | None = None, **labels: Any) -> pd.DataFrame:
+    """Tidy rows of one grid point: one per tracked step, with the run's labels and, on its last row, its results.
+
+    ``seen`` collects run ids across the points of one seed, so SFT and reward-model FLOPs are
+    written once per run.
+    """
+    rl_cfg: RLStageConfig = runs.config.rl
+    curve = _read_csv(runs.rl.path / "curve.csv").sort_values("step").reset_index(drop=True)
+    log = _read_csv(runs.rl.path / "train_log.csv")
+    step_col = next((c for c in ("time/step_seconds", "step_time") if c in log), None)
+    m_rl, m_rm, m_sft = runs.rl.metrics, runs.reward.metrics, runs.sft.metrics
+    base = {
+        "seed": rl_cfg.seed,
+        "policy": runs.config.sft.policy,
+        "policy_params": m_sft.get("sft/params"),
+        "rm_policy": runs.rm_sft.params["config"]["policy"],
+        "rm_params": m_rm.get("rm/params"),
+        "rm_heldout_pairwise_acc": m_rm.get("rm/heldout/pairwise_acc"),
+        "algorithm": rl_cfg.algorithm,
+        "reward": rl_cfg.reward,
+        "rl_steps": rl_cfg.rl_steps,
+        "prompts_per_step": rl_cfg.prompts_per_step,
+        "samples_per_prompt": rl_cfg.samples_per_prompt,
+        "completions_per_step": rl_cfg.completions_per_step,
+        "kl_coef": rl_cfg.kl_coef,
+        "learning_rate": rl_cfg.learning_rate,
+        "rl_run": runs.rl.run_id,
+        **labels,
+    }
+    rows = pd.DataFrame({**base, "step": curve["step"].astype(int)})
+    rows["final"] = rows["step"] == rl_cfg.rl_steps
+    rows["gold"] = curve["gold_acc"].to_numpy()
+    rows["gold_gain"] = rows["gold"] - curve["gold_acc"].iloc[0]
+    if "proxy_mean" in curve:
+        rows["proxy"] = curve["proxy_mean"].to_numpy()
+        rows["proxy_gain"] = rows["proxy"] - curve["proxy_mean"].iloc[0]
+    rows["kl"] = curve["kl"].clip(lower=0.0).to_numpy()  # the estimate is unbiased, so it can dip below 0
+    rows["sqrt_kl"] = np.sqrt(rows["kl"])
+    rows["rl_compute_to_step"] = m_rl["rl/flops"] * rows["step"] / rl_cfg.rl_steps
+
+    last = rows.index[-1]
+    e_sft, e_rl = runs.sft_eval.metrics, runs.rl_eval.metrics
+    final = {
+        "rl_flops": m_rl["rl/flops"],
+        "rl_seconds": m_rl["rl/seconds"],
+        "rl_step_seconds": float(log[step_col].median()) if step_col else float("nan"),
+    }
+    seen = seen if seen is not None else set()
+    for key, run, metric in (("sft_flops", runs.sft, "sft/flops"), ("rm_flops", runs.reward, "rm/flops"),
+                             ("rm_sft_flops", runs.rm_sft, "sft/flops")):
+        final[key] = run.metrics.get(metric) if run.run_id not in seen else float("nan")
+        seen.add(run.run_id)
+    for split in ("heldout", "ood"):
+        for metric in ("sampled_acc", "greedy_acc"):
+            key = f"eval/{split}/{metric}"
+            final[f"sft_{split}_{metric}"] = e_sft.get(key)
+            final[f"rl_{split}_{metric}"] = e_rl.get(key)
+            final[f"gain_{split}_{metric}"] = e_rl.get(key, np.nan) - e_sft.get(key, np.nan)
+        final[f"rl_{split}_kl"] = e_rl.get(f"eval/{split}/kl")
+        final[f"rl_{split}_proxy"] = e_rl.get(f"eval/{split}/proxy_mean")
+    for key, value in final.items():
+        rows.loc[last, key] = value
+    return rows
+
+
+def parameter_count(run: Run, non_embedding: bool = True) -> int:
+    """Parameters of a run's saved model (non-embedding by default, the FLOPs-relevant count)."""
+    from ..models import count_parameters
+
+    stage_model = run.path / "model"
+    if run.stage == "reward":
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained(str(stage_model), use_safetensors=True)
+    else:
+        model = load_causal_lm(stage_model)
+    return count_parameters(model, non_embedding=non_embedding)
+
+
+# ------------------------------------------------------------------------------------------
+# Best-of-n on the SFT policy, scored by the proxy: the reference that RL is compared with
+# ------------------------------------------------------------------------------------------
+
+
+def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, problems: list[Problem],
+             n_max: int, max_new_tokens: int, sample_seed: int, **labels: Any) -> pd.DataFrame:
+    """Best-of-n, n = 1, 2, 4, ..., n_max, from one pool of ``n_max`` SFT samples per problem.
+
+    Rows: ``n``, ``kl_bound`` (ln n - (n-1)/n, an upper bound on the KL), ``d``, ``gold``,
+    ``proxy``, ``oracle``, ``gold_gain`` and ``proxy_gain`` over n = 1 (see
+    :func:`rlhf_nb.best_of_n.best_of_n_curve`). Cached in the store as stage ``bon_curve``.
+    """
+    ns = [2**i for i in range(int(math.log2(n_max)) + 1)]
+    params = {"task": asdict(config.task), "upstream": {"sft": sft.run_id, "reward": reward.run_id},
+              "prompts": [p.prompt for p in problems], "n_max": n_max, "max_new_tokens": max_new_tokens,
+              "seed": sample_seed}
+
+    def compute(out: Path) -> dict[str, Any]:
+        model, tokenizer = load_causal_lm(sft.path / "model"), load_tokenizer(sft.path / "model")
+        proxy = ProxyReward(reward.path / "model")
+        flat = [p for p in problems for _ in range(n_max)]
+        s = sample(model, tokenizer, [p.prompt for p in flat], max_new_tokens, seed=sample_seed)
+        scores = np.array(proxy.score([p.prompt for p in flat], s.completions)).reshape(len(problems), n_max)
+        gold = np.array([float(config.task.check_answer(c, p.answer)) for p, c in zip(flat, s.completions)])
+        curve = best_of_n_curve(scores.tolist(), gold.reshape(len(problems), n_max).tolist(), ns)
+        curve.to_csv(out / "bon.csv", index=False)
+        top = curve.iloc[-1]
+        return {"bon/n_max": n_max, "bon/gold": float(top["gold"]), "bon/gold_gain": float(top["gold_gain"]),
+                "bon/kl_bound": float(top["kl_bound"])}
+
+    run = store.execute("bon_curve", params, compute)
+    rows = pd.read_csv(run.path / "bon.csv")
+    for key, value in reversed(list(labels.items())):
+        rows.insert(0, key, value)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------
+# Effects over seeds and verdicts of claims with several parts
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedEffect:
+    """Mean of a per-seed quantity and its t interval (nan with fewer than 2 seeds)."""
+
+    estimate: float
+    ci: tuple[float, float]
+    n: int
+
+    def verdict(self, direction: int = +1, margin: float = 0.0) -> str:
+        from ..analysis import verdict
+
+        if self.n < 2 or not all(np.isfinite(self.ci)):
+            return INCONCLUSIVE
+        return verdict(self.estimate, self.ci, direction=direction, margin=margin)
+
+    def equivalence(self, margin: float) -> str:
+        from ..analysis import equivalence_verdict
+
+        if self.n < 2 or not all(np.isfinite(self.ci)):
+            return INCONCLUSIVE
+        return equivalence_verdict(self.estimate, self.ci, margin=margin)
+
+    def text(self, digits: int = 3) -> str:
+        lo, hi = self.ci
+        ci = f"[{lo:.{digits}g}, {hi:.{digits}g}]" if np.isfinite(lo) else "[n/a: one seed]"
+        return f"{self.estimate:+.{digits}g} {ci}"
+
+
+def seed_effect(values: pd.Series) -> SeedEffect:
+    """Mean over seeds of ``values`` (indexed by seed, non-finite dropped) with a 95% t interval."""
+    v = pd.Series(values, dtype=float).dropna()
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return SeedEffect(float("nan"), (float("nan"), float("nan")), 0)
+    if len(v) < 2 or float(v.std()) == 0.0:
+        spread = 0.0 if len(v) >= 2 else float("nan")
+        return SeedEffect(float(v.mean()), (float(v.mean()) - spread, float(v.mean()) + spread) if len(v) >= 2
+                          else (float("nan"), float("nan")), len(v))
+    e = effect_ci(v, pd.Series(0.0, index=v.index), method="t")
+    return SeedEffect(e.estimate, e.ci, len(v))
+
+
+def combine(*verdicts: str) -> str:
+    """A claim made of parts: shown if every part is, not shown if any part is not, else inconclusive."""
+    if any(v == NOT_SHOWN for v in verdicts):
+        return NOT_SHOWN
+    if all(v == SHOWN for v in verdicts):
+        return SHOWN
+    return INCONCLUSIVE
+
+
+def final_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The last tracked row of every run (where evaluation results live)."""
+    return table[table["final"].astype(bool)].copy()
+
+
+def interp_at(x: np.ndarray, y: np.ndarray, x0: float) -> float:
+    """y at x0 by linear interpolation along a curve ordered by x (nan outside its range)."""
+    order = np.argsort(x, kind="stable")
+    x, y = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
+    if not len(x) or x0 < x[0] or x0 > x[-1]:
+        return float("nan")
+    return float(np.interp(x0, x, y))
+
+
+def first_crossing(x: np.ndarray, y: np.ndarray, level: float) -> float:
+    """The first x (in curve order) at which y reaches ``level``, interpolated linearly; nan if never."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    for i in range(len(y)):
+        if y[i] >= level:
+            if i == 0:
+                return float(x[0])
+            frac = (level - y[i - 1]) / (y[i] - y[i - 1]) if y[i] != y[i - 1] else 1.0
+            return float(x[i - 1] + frac * (x[i] - x[i - 1]))
+    return float("nan")
+
+
+# ------------------------------------------------------------------------------------------
+# Results files
+# ------------------------------------------------------------------------------------------
+
+
+def figure_path(figures_dir: Path, name: str) -> tuple[Path, str]:
+    """Where to save a figure, and its path relative to the results folder (the layout
+    ``<results>/figures/<axis>/`` is assumed; otherwise the absolute path is recorded)."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    path = figures_dir / f"{name}.png"
+    rel = str(path.relative_to(figures_dir.parent.parent)) if figures_dir.parent.name == "figures" else str(path)
+    return path, rel
+
+
+def save_results(axis: str, table: pd.DataFrame, findings: list[Finding], results_dir: str | Path) -> list[Path]:
+    """``<results>/tables/<axis>.csv`` and ``<results>/findings/<ID>.json`` for each finding."""
+    results_dir = Path(results_dir)
+    paths = [write_table(table, results_dir / "tables" / f"{axis}.csv")]
+    paths += [write_finding(f, results_dir) for f in findings]
+    return paths
+
+
+def figures_dir_for(axis: str, results_dir: str | Path) -> Path:
+    return Path(results_dir) / "figures" / axis
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"

@@ -1,0 +1,139 @@
+"""Axis: policy size with the reward model fixed (H4, Hou et al. 2024; G8, Gao et al. 2022).
+
+Every policy preset gets its own SFT run (same SFT config) and is trained by RL against ONE
+reward model: the one built on the SFT model of ``rm_policy`` (default: the pipeline's
+default policy preset). The SFT baseline of each policy is reported beside its gain, because
+a larger policy starts from a stronger SFT model, which alone could make it gain less.
+
+- H4: RL gain (final held-out sampled gold accuracy minus the SFT policy's) falls with policy
+  size. Effect: per seed, the least-squares slope of the gain on log10(parameters).
+- G8: a larger policy gains less gold from the same reward model (peak gold gain along the
+  tracked RL curve, same slope) and peaks at about the same KL (ln KL at the peak of the
+  largest policy minus the smallest's, within ln 2, i.e. a factor of 2).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..analysis import INCONCLUSIVE
+from ..models import check_model_spec
+from ..store import RunStore
+from .common import Finding
+from .policy_runs import Scale, combine, figure_path, final_rows, fmt, point_rows, run_point, seed_effect
+
+AXIS = "policy_size"
+GAIN = "gain_heldout_sampled_acc"
+KL_FACTOR = 2.0  # "about the same KL": within a factor of 2 from the smallest to the largest policy
+
+
+def run_seed(seed: int, store: RunStore | str | Path, *, policies: list[str], rm_policy: str = "",
+             scale: Scale = Scale()) -> pd.DataFrame:
+    """RL of every policy preset against one reward model, for one seed."""
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    for spec in policies:
+        check_model_spec(spec)
+    config = scale.pipeline(seed)
+    rm_policy = rm_policy or config.sft.policy
+    frames, seen = [], set()
+    for spec in policies:
+        point = replace(config, sft=replace(config.sft, policy=spec))
+        frames.append(point_rows(run_point(store, point, rm_policy=rm_policy), seen))
+    return pd.concat(frames, ignore_index=True)
+
+
+def peaks(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (seed, policy): the tracked step with the highest gold, its gold gain and KL."""
+    idx = table.groupby(["seed", "policy"])["gold"].idxmax()
+    out = table.loc[idx, ["seed", "policy", "policy_params", "step", "gold_gain", "kl"]]
+    return out.rename(columns={"step": "peak_step", "gold_gain": "peak_gold_gain", "kl": "peak_kl"})
+
+
+def _slopes(frame: pd.DataFrame, value: str) -> pd.Series:
+    """Per seed: least-squares slope of ``value`` on log10(policy parameters)."""
+    out = {}
+    for seed, part in frame.groupby("seed"):
+        x, y = np.log10(part["policy_params"].astype(float)), part[value].astype(float)
+        ok = np.isfinite(y)
+        if ok.sum() >= 2 and x[ok].nunique() >= 2:
+            out[seed] = float(np.polyfit(x[ok], y[ok], 1)[0])
+    return pd.Series(out, dtype=float)
+
+
+def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
+    final = final_rows(table)
+    seeds = sorted(final["seed"].unique())
+    order = final.groupby("policy")["policy_params"].first().sort_values()
+    pk = peaks(table)
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    stats = final.groupby("policy")[["policy_params", "sft_heldout_sampled_acc", "rl_heldout_sampled_acc", GAIN]]
+    means, sds = stats.mean().loc[order.index], stats.std().loc[order.index].fillna(0)
+    axes[0].errorbar(means["policy_params"], means["sft_heldout_sampled_acc"], sds["sft_heldout_sampled_acc"],
+                     marker="s", capsize=3, label="SFT baseline")
+    axes[0].errorbar(means["policy_params"], means["rl_heldout_sampled_acc"], sds["rl_heldout_sampled_acc"],
+                     marker="o", capsize=3, label="after RL")
+    axes[0].set(xscale="log", xlabel="policy parameters", ylabel="held-out sampled gold accuracy",
+                title="SFT baseline and RL result")
+    axes[0].legend()
+    axes[1].errorbar(means["policy_params"], means[GAIN], sds[GAIN], marker="o", capsize=3)
+    axes[1].axhline(0, color="0.6", lw=1)
+    axes[1].set(xscale="log", xlabel="policy parameters", ylabel="RL gain over SFT", title="H4: gain vs size")
+    for policy in order.index:
+        part = table[table["policy"] == policy].groupby("step")[["sqrt_kl", "gold_gain"]].mean()
+        axes[2].plot(part["sqrt_kl"], part["gold_gain"], marker=".", label=policy)
+    axes[2].set(xlabel="sqrt(KL to SFT)", ylabel="gold gain (tracked)", title="G8: gold gain vs sqrt(KL)")
+    axes[2].legend(title="policy")
+    fig.tight_layout()
+    path, rel = figure_path(Path(figures_dir), "h4_g8_policy_size")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+    baselines = {p: round(float(means.loc[p, "sft_heldout_sampled_acc"]), 4) for p in order.index}
+    gains = {p: round(float(means.loc[p, GAIN]), 4) for p in order.index}
+    if len(order) < 2:
+        nan2 = (float("nan"), float("nan"))
+        return [Finding(i, c, INCONCLUSIVE, float("nan"), nan2, len(seeds), "", rel, AXIS,
+                        note="only one policy size: nothing to compare")
+                for i, c in (("H4", "a larger policy gains less from a fixed RM"),
+                             ("G8", "a larger policy gains less gold and peaks at about the same KL"))]
+    slope = seed_effect(_slopes(final, GAIN))
+    h4 = Finding(
+        id="H4", claim="a larger policy gains less from a fixed RM", verdict=slope.verdict(direction=-1),
+        effect=slope.estimate, ci=slope.ci, n_seeds=len(seeds),
+        effect_label="slope of RL gain (sampled gold acc) per decade of policy parameters (claim < 0)",
+        figure=rel, axis=AXIS,
+        numbers={"sft_baseline": baselines, "rl_gain": gains,
+                 "policy_params": {p: int(v) for p, v in order.items()},
+                 "rm_policy": str(final["rm_policy"].iloc[0])},
+        note=("Gain over SFT by policy: " + ", ".join(f"{p} {fmt(gains[p])} (SFT {fmt(baselines[p])})"
+                                                      for p in order.index)
+              + "; a stronger SFT start leaves less room, so read the gain beside its baseline."),
+    )
+    peak_slope = seed_effect(_slopes(pk, "peak_gold_gain"))
+    small, large = order.index[0], order.index[-1]
+    wide = pk.pivot_table(index="seed", columns="policy", values="peak_kl")
+    log_ratio = seed_effect(np.log(wide[large].clip(lower=1e-6)) - np.log(wide[small].clip(lower=1e-6)))
+    peak_gain = pk.groupby("policy")["peak_gold_gain"].mean()
+    peak_kl = pk.groupby("policy")["peak_kl"].mean()
+    g8 = Finding(
+        id="G8", claim="a larger policy gains less gold from the same RM and peaks at about the same KL",
+        verdict=combine(peak_slope.verdict(direction=-1), log_ratio.equivalence(np.log(KL_FACTOR))),
+        effect=peak_slope.estimate, ci=peak_slope.ci, n_seeds=len(seeds),
+        effect_label="slope of peak tracked gold gain per decade of policy parameters (claim < 0)",
+        figure=rel, axis=AXIS,
+        numbers={"peak_gold_gain": {p: round(float(peak_gain[p]), 4) for p in order.index},
+                 "peak_kl": {p: round(float(peak_kl[p]), 4) for p in order.index},
+                 "ln_peak_kl_largest_minus_smallest": [log_ratio.estimate, *log_ratio.ci]},
+        note=(f"ln(KL at peak) of {large} minus {small}: {log_ratio.text()} (same KL within a factor "
+              f"{KL_FACTOR:g} means |.| < {np.log(KL_FACTOR):.2f}). A peak at the last tracked step means the run "
+              "had not overoptimised yet."),
+    )
+    return [h4, g8]

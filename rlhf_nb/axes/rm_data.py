@@ -1,0 +1,246 @@
+"""RM data axis: prompt diversity against responses per prompt at equal comparisons, volume, and epochs.
+
+Findings tested: H2 (at equal comparisons more distinct prompts beat more responses each; RM
+accuracy grows with volume) and G5 (tiny data gives near-chance RMs; k epochs over D is about
+1 epoch over D and worse than 1 epoch over kD).
+
+Three arms, each a list of :class:`~rlhf_nb.preference_data.ComparisonSpec`, all outcome RMs
+initialised from the seed's SFT policy and trained on that policy's samples:
+
+- diversity: ``P x R`` points at ``equal_comparisons`` comparisons (defaults keep P x R
+  fixed too, so every point also samples the same number of responses);
+- volume: ``volumes`` comparisons at ``volume_responses`` responses and
+  ``volume_pairs_per_prompt`` comparisons per prompt;
+- epochs: D = ``epochs_base`` comparisons seen ``epochs_k`` times, against 1 epoch over D and
+  1 epoch over kD (same steps as k epochs over D).
+
+A spec shared by two arms (512x4 at 1024 comparisons is both a diversity and a volume point)
+is trained once; its rows appear in both arms.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..pipeline import PipelineConfig
+from ..preference_data import ComparisonSpec
+from ..rm_eval import (
+    RMEvalConfig,
+    combine_verdicts,
+    default_sft,
+    fmt_ci,
+    reward_config,
+    reward_model_result,
+    same_within,
+    seed_effect,
+    shown_if,
+)
+from ..store import RunStore
+from .common import Finding
+
+AXIS = "rm_data"
+
+
+def parse_grid(text: str) -> tuple[tuple[int, int], ...]:
+    """``"1024x2,256x8"`` -> ``((1024, 2), (256, 8))`` (prompts x responses per prompt)."""
+    points = []
+    for item in str(text).split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        try:
+            p, r = item.split("x")
+            points.append((int(p), int(r)))
+        except ValueError:
+            raise ValueError(f"diversity grid item {item!r}: write PROMPTSxRESPONSES, e.g. '512x4'") from None
+    if not points:
+        raise ValueError(f"diversity grid {text!r}: give at least one PROMPTSxRESPONSES point")
+    return tuple(points)
+
+
+@dataclass(frozen=True)
+class RMDataGrid:
+    """The three arms of the RM-data axis; every spec is checked at construction, before anything trains."""
+
+    diversity: tuple[tuple[int, int], ...] = ((1024, 2), (512, 4), (256, 8), (128, 16))
+    """(prompts, responses per prompt) points, all at equal_comparisons"""
+    equal_comparisons: int = 1024
+    """total comparisons of every diversity point"""
+    volumes: tuple[int, ...] = (64, 256, 1024, 4096)
+    """total comparisons of the volume arm"""
+    volume_responses: int = 4
+    """responses per prompt in the volume and epochs arms"""
+    volume_pairs_per_prompt: int = 2
+    """comparisons per prompt in the volume and epochs arms (prompts = comparisons / this)"""
+    epochs_base: int = 256
+    """D, the comparisons of the epochs arm"""
+    epochs_k: int = 4
+    """k: k epochs over D against 1 epoch over kD"""
+
+    def __post_init__(self):
+        if self.epochs_k < 2:
+            raise ValueError(f"epochs_k={self.epochs_k}: the epochs arm compares k >= 2 epochs with one")
+        if len(self.volumes) < 2:
+            raise ValueError(f"volumes={self.volumes}: the volume arm needs at least two volumes")
+        self.points()  # every spec validates itself: impossible combinations are refused here
+
+    def _volume_spec(self, comparisons: int, epochs: int = 1) -> ComparisonSpec:
+        prompts = max(1, comparisons // self.volume_pairs_per_prompt)
+        return ComparisonSpec(prompts, self.volume_responses, comparisons, epochs)
+
+    def points(self) -> list[tuple[str, str, ComparisonSpec]]:
+        """(arm, label within the arm, spec) for every point."""
+        out = [("diversity", f"{p}x{r}", ComparisonSpec(p, r, self.equal_comparisons)) for p, r in self.diversity]
+        out += [("volume", str(c), self._volume_spec(c)) for c in sorted(set(self.volumes))]
+        d, k = self.epochs_base, self.epochs_k
+        out += [("epochs", f"{k} epochs over D", self._volume_spec(d, k)),
+                ("epochs", "1 epoch over D", self._volume_spec(d)),
+                ("epochs", f"1 epoch over {k}D", self._volume_spec(k * d))]
+        return out
+
+
+def run_seed(seed: int, store: RunStore | str | Path, grid: RMDataGrid = RMDataGrid(),
+             eval_config: RMEvalConfig = RMEvalConfig(), sft_policy: str = "", sft_steps: int = 0) -> pd.DataFrame:
+    """Train (or load) and evaluate every reward model of the grid for one seed; one row per (arm point, split, n)."""
+    task = PipelineConfig().task
+    points = grid.points()
+    configs = {spec: reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
+                                   comparisons=spec.comparisons, epochs=spec.epochs)
+               for _, _, spec in points}  # all configs built (and checked) before anything trains
+    sft = default_sft(store, seed, sft_policy, sft_steps, task)
+    results = {spec: reward_model_result(store, task, cfg, sft, eval_config) for spec, cfg in configs.items()}
+    frames = []
+    for arm, label, spec in points:
+        rows = results[spec].rows.copy()
+        rows.insert(0, "seed", seed)
+        rows.insert(1, "arm", arm)
+        rows.insert(2, "point", label)
+        rows.insert(3, "n_prompts", spec.n_prompts)
+        rows.insert(4, "responses_per_prompt", spec.responses_per_prompt)
+        rows.insert(5, "comparisons", spec.comparisons)
+        rows.insert(6, "epochs", spec.epochs)
+        rows.insert(7, "trained_comparisons", spec.trained_comparisons)
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- analysis ----------------------------------------------------------------------------------
+
+def _by_seed(table: pd.DataFrame, column: str, **where) -> pd.Series:
+    sel = table
+    for k, v in where.items():
+        sel = sel[sel[k] == v]
+    return sel.groupby("seed")[column].mean()
+
+
+def _arm_means(table: pd.DataFrame, arm: str, split: str, n: int, key: str) -> pd.DataFrame:
+    sel = table[(table.arm == arm) & (table.split == split) & (table.n == n)]
+    return sel.groupby(key)[["pairwise_acc", "gold"]].agg(["mean", "std"])
+
+
+def _figure(table: pd.DataFrame, headline_n: int) -> Figure:
+    fig = Figure(figsize=(13, 3.8), layout="constrained")
+    axes = fig.subplots(1, 3)
+    for split, style in (("heldout", "-o"), ("ood", "--s")):
+        for ax, arm, key in ((axes[0], "diversity", "n_prompts"), (axes[1], "volume", "comparisons")):
+            sel = table[(table.arm == arm) & (table.split == split) & (table.n == headline_n)]
+            for column, label in (("pairwise_acc", "pairwise acc"), ("gold", f"best-of-{headline_n} gold")):
+                m = sel.groupby(key)[column].agg(["mean", "std"]).fillna(0.0)
+                ax.errorbar(m.index, m["mean"], yerr=m["std"], fmt=style, capsize=3, label=f"{label} ({split})")
+            ax.set_xscale("log")
+        sel = table[(table.arm == "epochs") & (table.split == split) & (table.n == headline_n)]
+        m = sel.groupby("point", sort=False)["pairwise_acc"].agg(["mean", "std"]).fillna(0.0)
+        axes[2].errorbar(range(len(m)), m["mean"], yerr=m["std"], fmt=style, capsize=3, label=f"pairwise acc ({split})")
+        axes[2].set_xticks(range(len(m)), m.index, rotation=10)
+    axes[0].set(title="equal comparisons: diversity vs depth", xlabel="distinct prompts (fewer responses each)",
+                ylabel="accuracy")
+    axes[1].set(title="volume", xlabel="comparisons")
+    axes[2].set(title="epochs")
+    for ax in axes:
+        ax.axhline(0.5, color="0.7", lw=0.8, ls=":")
+        ax.legend(fontsize=7)
+    return fig
+
+
+def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, chance_margin: float = 0.05,
+            epochs_margin: float = 0.02) -> list[Finding]:
+    """H2 and G5 from the table alone: paired effects over seeds (t intervals) and verdicts.
+
+    ``chance_margin``: an RM within 0.5 +- this pairwise accuracy counts as near chance;
+    ``epochs_margin``: k epochs over D counts as equal to 1 epoch over D within this accuracy.
+    """
+    from ..analysis import analyse_runs
+
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    n = headline_n if headline_n in set(table.n) else int(table.n.max())
+    seeds = int(table.seed.nunique())
+    fig_name = f"{AXIS}.png"
+    _figure(table, n).savefig(figures_dir / fig_name, dpi=110)
+    fig_rel = f"{figures_dir.name}/{fig_name}"
+    held = table[(table.split == "heldout") & (table.n == n)]
+
+    # H2, part 1: at equal comparisons, the most-prompts point against the fewest-prompts point.
+    div = held[held.arm == "diversity"]
+    most, fewest = div.n_prompts.max(), div.n_prompts.min()
+    d_acc = seed_effect(_by_seed(div, "pairwise_acc", n_prompts=most), _by_seed(div, "pairwise_acc", n_prompts=fewest))
+    d_bon = seed_effect(_by_seed(div, "gold", n_prompts=most), _by_seed(div, "gold", n_prompts=fewest))
+    # H2, part 2: accuracy grows with volume (largest against smallest volume), and the fitted law.
+    vol = held[held.arm == "volume"]
+    big, small = vol.comparisons.max(), vol.comparisons.min()
+    v_acc = seed_effect(_by_seed(vol, "pairwise_acc", comparisons=big), _by_seed(vol, "pairwise_acc", comparisons=small))
+    volume_text = ""
+    if vol.comparisons.nunique() >= 3 and seeds >= 1:
+        try:
+            fit = analyse_runs(vol.rename(columns={"comparisons": "x", "pairwise_acc": "metric"}),
+                               forms="log_linear,saturating_power", n_boot=200 if seeds >= 3 else 0,
+                               title="RM pairwise accuracy vs comparisons")
+            fit.figure.savefig(figures_dir / f"{AXIS}_volume_fit.png", dpi=110)
+            volume_text = fit.finding
+        except ValueError as err:
+            volume_text = f"volume fit not possible: {err}"
+    h2_parts = [shown_if(*d_acc[:2]), shown_if(*v_acc[:2])]
+    means = div.groupby("n_prompts")["pairwise_acc"].mean().sort_index(ascending=False)
+    h2 = Finding(
+        id="H2", axis=AXIS, claim="at equal comparisons more distinct prompts beat more responses per prompt; "
+                                   "RM accuracy grows with volume",
+        verdict=combine_verdicts(h2_parts), effect=d_acc[0], ci=d_acc[1], n_seeds=d_acc[2],
+        effect_label=f"held-out pairwise accuracy, {most} prompts minus {fewest} prompts at equal comparisons",
+        figure=fig_rel,
+        numbers={"diversity_pairwise_acc_by_prompts": {int(k): round(float(v), 4) for k, v in means.items()},
+                 f"diversity_best_of_{n}_gold_effect": [d_bon[0], *d_bon[1]],
+                 "volume_effect_pairwise_acc": [v_acc[0], *v_acc[1]], "volume_range": [int(small), int(big)],
+                 "volume_fit": volume_text},
+        note=(f"diversity effect {fmt_ci(*d_acc[:2])} ({h2_parts[0]}); best-of-{n} gold effect {fmt_ci(*d_bon[:2])}; "
+              f"volume {small}->{big} comparisons: {fmt_ci(*v_acc[:2])} ({h2_parts[1]})"),
+    )
+
+    # G5: the smallest volume near chance; k epochs over D ~ 1 epoch over D; 1 epoch over kD better.
+    tiny = _by_seed(vol, "pairwise_acc", comparisons=small)
+    tiny_gain = _by_seed(vol, "gold_gain", comparisons=small)
+    chance = seed_effect(tiny, pd.Series(0.5, index=tiny.index))
+    ep = held[held.arm == "epochs"]
+    labels = list(dict.fromkeys(ep.point))  # k epochs over D, 1 epoch over D, 1 epoch over kD
+    k_over_d, one_over_d, one_over_kd = (_by_seed(ep, "pairwise_acc", point=lab) for lab in labels)
+    same = seed_effect(k_over_d, one_over_d)
+    better = seed_effect(one_over_kd, k_over_d)
+    g5_parts = [same_within(*chance[:2], chance_margin), same_within(*same[:2], epochs_margin), shown_if(*better[:2])]
+    g5 = Finding(
+        id="G5", axis=AXIS, claim="tiny RM data gives near-chance RMs; k epochs over D ~ 1 epoch over D, worse than "
+                                   "1 epoch over kD",
+        verdict=combine_verdicts(g5_parts), effect=better[0], ci=better[1], n_seeds=better[2],
+        effect_label=f"held-out pairwise accuracy, {labels[2]} minus {labels[0]}",
+        figure=fig_rel,
+        numbers={"smallest_volume": int(small), "smallest_volume_pairwise_acc_minus_half": [chance[0], *chance[1]],
+                 f"smallest_volume_best_of_{n}_gold_gain": float(tiny_gain.mean()) if len(tiny_gain) else float("nan"),
+                 "k_epochs_minus_1_epoch_over_D": [same[0], *same[1]],
+                 "pairwise_acc": {lab: float(s.mean()) for lab, s in zip(labels, (k_over_d, one_over_d, one_over_kd))}},
+        note=(f"{small} comparisons: accuracy - 0.5 = {fmt_ci(*chance[:2])} (near chance within {chance_margin}: "
+              f"{g5_parts[0]}); {labels[0]} - {labels[1]} = {fmt_ci(*same[:2])} (equal within {epochs_margin}: "
+              f"{g5_parts[1]}); {labels[2]} - {labels[0]} = {fmt_ci(*better[:2])} ({g5_parts[2]})"),
+    )
+    return [h2, g5]

@@ -1,0 +1,128 @@
+"""RM size axis: reward models of several sizes on the same data, each initialised from an SFT policy of its own size.
+
+Feeds H3 (its best-of-n half: a larger RM's best-of-n gain; the RL half is the RL axes') and
+G3 (read along n by :mod:`rlhf_nb.axes.best_of_n`, which uses these same runs). The data is
+fixed: comparisons sampled from the seed's default SFT policy (the policy best-of-n then
+optimises), as in Gao et al., where one policy's samples train proxy RMs of every size. Each
+RM of preset ``p`` starts from the pipeline's default SFT run with ``policy=p``, so the SFT
+models are shared with the policy-size axes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..models import check_model_spec
+from ..pipeline import PipelineConfig
+from ..preference_data import ComparisonSpec
+from ..rm_eval import RMEvalConfig, default_sft, fmt_ci, reward_config, reward_model_result, seed_effect, shown_if
+from ..store import RunStore
+from .common import Finding
+
+AXIS = "rm_size"
+
+
+@dataclass(frozen=True)
+class RMSizeGrid:
+    """RM sizes at fixed data."""
+
+    sizes: tuple[str, ...] = ("xs", "s", "m", "l")
+    """RM presets (or checkpoint folders), each initialised from an SFT policy of that preset"""
+    n_prompts: int = 512
+    """distinct prompts of the fixed data"""
+    responses_per_prompt: int = 4
+    """policy samples per prompt"""
+    comparisons: int = 1024
+    """comparisons of the fixed data"""
+
+    def __post_init__(self):
+        if len(self.sizes) < 2:
+            raise ValueError(f"sizes={self.sizes}: a size axis needs at least two sizes")
+        for size in self.sizes:
+            check_model_spec(size)
+        self.spec()
+
+    def spec(self) -> ComparisonSpec:
+        return ComparisonSpec(self.n_prompts, self.responses_per_prompt, self.comparisons)
+
+
+def run_seed(seed: int, store: RunStore | str | Path, grid: RMSizeGrid = RMSizeGrid(),
+             eval_config: RMEvalConfig = RMEvalConfig(), sft_policy: str = "", sft_steps: int = 0) -> pd.DataFrame:
+    """Every RM size for one seed on the same comparisons, evaluated; one row per (size, split, n)."""
+    task = PipelineConfig().task
+    spec = grid.spec()
+    cfg = reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
+                        comparisons=spec.comparisons)
+    data_sft = default_sft(store, seed, sft_policy, sft_steps, task)
+    frames = []
+    for order, size in enumerate(grid.sizes):
+        init_sft = default_sft(store, seed, size, sft_steps, task)
+        rows = reward_model_result(store, task, cfg, data_sft, eval_config, init_sft=init_sft).rows.copy()
+        rows.insert(0, "seed", seed)
+        rows.insert(1, "rm_size", size)
+        rows.insert(2, "size_order", order)
+        rows["init_sft_run"] = init_sft.run_id
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True)
+
+
+def size_order(table: pd.DataFrame) -> list[str]:
+    """RM sizes from smallest to largest parameter count."""
+    return list(table.groupby("rm_size")["rm_params"].first().sort_values().index)
+
+
+def _figure(table: pd.DataFrame, n: int) -> Figure:
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for split, style in (("heldout", "-o"), ("ood", "--s")):
+        sel = table[(table.split == split) & (table.n == n)]
+        for ax, column, label in ((axes[0], "pairwise_acc", "pairwise accuracy"),
+                                  (axes[1], "gold_gain", f"best-of-{n} gold gain over n = 1")):
+            m = sel.groupby("rm_params")[column].agg(["mean", "std"]).fillna(0.0)
+            ax.errorbar(m.index, m["mean"], yerr=m["std"], fmt=style, capsize=3, label=split)
+            ax.set(xscale="log", xlabel="RM parameters", ylabel=label)
+    for ax in axes:
+        ax.legend(fontsize=8)
+    axes[0].axhline(0.5, color="0.7", lw=0.8, ls=":")
+    axes[1].axhline(0.0, color="0.7", lw=0.8, ls=":")
+    return fig
+
+
+def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) -> list[Finding]:
+    """The best-of-n half of H3: the largest RM's best-of-n gain against the smallest's, paired by seed."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    n = headline_n if headline_n in set(table.n) else int(table.n.max())
+    fig_name = f"{AXIS}.png"
+    _figure(table, n).savefig(figures_dir / fig_name, dpi=110)
+    order = size_order(table)
+    small, large = order[0], order[-1]
+    held = table[(table.split == "heldout") & (table.n == n)]
+
+    def per_seed(size: str, column: str, frame: pd.DataFrame = held) -> pd.Series:
+        return frame[frame.rm_size == size].groupby("seed")[column].mean()
+
+    gain = seed_effect(per_seed(large, "gold_gain"), per_seed(small, "gold_gain"))
+    acc = seed_effect(per_seed(large, "pairwise_acc"), per_seed(small, "pairwise_acc"))
+    ood = table[(table.split == "ood") & (table.n == n)]
+    gain_ood = seed_effect(per_seed(large, "gold_gain", ood), per_seed(small, "gold_gain", ood))
+    by_size = held.groupby("rm_size")[["rm_params", "pairwise_acc", "gold_gain"]].mean().loc[order]
+    corr = float(np.corrcoef(np.log(by_size.rm_params), by_size.gold_gain)[0, 1]) if len(order) > 2 else float("nan")
+    v = shown_if(*gain[:2])
+    return [Finding(
+        id="H3-bon", axis=AXIS, claim="a larger RM gives a larger best-of-n gain (the best-of-n half of H3; the RL "
+                                       "half is measured by the RL axes)",
+        verdict=v, effect=gain[0], ci=gain[1], n_seeds=gain[2],
+        effect_label=f"held-out best-of-{n} gold gain over n = 1, RM {large} minus RM {small}",
+        figure=f"{figures_dir.name}/{fig_name}",
+        numbers={"by_size": {s: {k: float(x) for k, x in r.items()} for s, r in by_size.iterrows()},
+                 "pairwise_acc_large_minus_small": [acc[0], *acc[1]],
+                 "ood_gain_large_minus_small": [gain_ood[0], *gain_ood[1]],
+                 "corr_log_params_vs_gain": corr},
+        note=(f"best-of-{n} gain {large} - {small} = {fmt_ci(*gain[:2])} ({v}); pairwise accuracy "
+              f"{fmt_ci(*acc[:2])}; OOD gain difference {fmt_ci(*gain_ood[:2])}"),
+    )]

@@ -1,0 +1,400 @@
+"""PPO with a learned value model, on plain torch/transformers pieces (TRL dropped its PPO trainer after 1.12).
+
+The algorithm is the one of Ouyang et al. 2022 and TRL's former ``PPOTrainer``, as Hou et
+al. 2024 use it as their main method:
+
+- a rollout of ``prompts_per_step x samples_per_prompt`` completions sampled at temperature 1;
+- a per-token reward: ``-kl_coef * (log p_policy - log p_ref)`` on every completion token,
+  plus the sequence score (proxy reward model or gold verifier) on the last token;
+- advantages by GAE (gamma, lambda) against a learned value model, whitened over the batch;
+- ``epochs_per_rollout`` passes of clipped policy loss and clipped value loss over the rollout.
+
+Choices, and why:
+
+- The value model is a copy of the SFT policy's backbone with a fresh scalar head (zero
+  initialised, so it starts at V = 0), trained by its own Adam optimiser at its own learning
+  rate. A copy of the SFT policy rather than the reward model (TRL's default) because it
+  exists for the gold reward too, and because the reward-model size is itself an axis: the
+  critic must not change with it. A separate network (no shared trunk) keeps the policy's
+  update exactly the clipped policy loss, so PPO and GRPO differ only in how they baseline.
+- One ``rl_step`` is one rollout (one fresh generation batch), as for GRPO and RLOO, followed
+  by ``epochs_per_rollout`` optimiser steps for the policy and for the value model. PPO thus
+  does several times GRPO's gradient work per sample; :func:`ppo_flops` counts it so that
+  methods can be compared at equal compute as well as at equal samples.
+- ``samples_per_prompt`` may be 1: the value model, not the group, is the baseline.
+- The KL to the reference enters the reward only when ``kl_coef > 0``; otherwise the reference
+  model is not run at all (as for GRPO with ``beta = 0``). The tracker measures KL either way.
+- Settings specific to PPO live in :class:`PPOSettings` with fixed defaults (TRL's former
+  ones where they apply). They are not part of ``RLStageConfig``, so they are not part of the
+  run id: change a default and the store's ``SCHEMA_VERSION`` must be bumped.
+
+What it does not do: adaptive KL control, reward whitening, multiple GPUs, or padding-free
+batches. Sequences here are under 64 tokens; clarity wins over speed.
+"""
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+import torch
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ..compute import forward_flops, train_flops
+from ..device import default_device
+from ..rewards import GoldReward, ProxyReward
+from ..sampling import sample
+from ..task import AdditionTask
+from ..tracking import PolicyTracker
+
+
+@dataclass(frozen=True)
+class PPOSettings:
+    """PPO's own knobs (the shared ones, batch and learning rate included, are in RLStageConfig)."""
+
+    epochs_per_rollout: int = 4
+    """optimiser passes over each rollout batch (TRL's former num_ppo_epochs)"""
+    clip_range: float = 0.2
+    """policy ratio clipping epsilon"""
+    value_clip_range: float = 0.2
+    """value clipping around the rollout's values, in reward units"""
+    value_learning_rate: float = 5e-4
+    """the critic's own Adam rate: 5e-4 trains a reward model on the same backbone in about a minute"""
+    gamma: float = 1.0
+    """discount: 1, the reward comes once at the end of a short answer"""
+    gae_lambda: float = 0.95
+    """GAE lambda (TRL's former default)"""
+    max_grad_norm: float = 1.0
+    """gradient clipping for the policy and the value model"""
+
+    def __post_init__(self):
+        if self.epochs_per_rollout <= 0:
+            raise ValueError(f"epochs_per_rollout={self.epochs_per_rollout}: must be a positive number")
+        for name in ("clip_range", "value_clip_range", "value_learning_rate", "max_grad_norm"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)}: must be positive")
+        if not (0 <= self.gamma <= 1 and 0 <= self.gae_lambda <= 1):
+            raise ValueError(f"gamma={self.gamma}, gae_lambda={self.gae_lambda}: both must lie in [0, 1]")
+
+
+# ==========================================================================================
+# Plumbing: the value model, batches of token ids, per-token log-probabilities
+# ==========================================================================================
+
+
+class ValueModel(nn.Module):
+    """V(prefix) for every position: the policy's backbone (a copy) and a zero-initialised scalar head."""
+
+    def __init__(self, policy: PreTrainedModel):
+        super().__init__()
+        self.backbone = copy.deepcopy(getattr(policy, policy.base_model_prefix))
+        self.head = nn.Linear(policy.config.hidden_size, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(hidden).squeeze(-1)
+
+
+@dataclass
+class Batch:
+    """Prompt + completion ids, left-padded so that every completion ends at the last position.
+
+    Position-aligned tensors are of width T - 1: entry t describes token t + 1 (what the
+    logits at position t predict), so ``completion_mask[:, -1]`` is each row's last token.
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    completion_mask: torch.Tensor
+    """[B, T-1] float: 1 where token t + 1 is a completion token"""
+
+    def rows(self, index: torch.Tensor) -> "Batch":
+        return Batch(self.input_ids[index], self.attention_mask[index], self.completion_mask[index])
+
+
+def make_batch(tokenizer: PreTrainedTokenizerBase, prompts: list[str], completion_ids: list[list[int]],
+               device: torch.device) -> Batch:
+    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    seqs = [p + c for p, c in zip(prompt_ids, completion_ids)]
+    width = max(len(s) for s in seqs)
+    input_ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
+    attention = torch.zeros((len(seqs), width), dtype=torch.long)
+    completion = torch.zeros((len(seqs), width), dtype=torch.float)
+    for i, (s, c) in enumerate(zip(seqs, completion_ids)):
+        input_ids[i, width - len(s):] = torch.tensor(s)
+        attention[i, width - len(s):] = 1
+        completion[i, width - len(c):] = 1.0  # no-op for an empty completion (slice of width 0 at the end)
+        if not c:
+            completion[i] = 0.0
+    return Batch(input_ids.to(device), attention.to(device), completion[:, 1:].to(device))
+
+
+def token_logprobs(model: PreTrainedModel, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p(token t+1 | prefix) and the policy's entropy at each position, both [B, T-1]."""
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
+    logp_all = torch.log_softmax(logits, dim=-1)
+    logp = logp_all.gather(-1, batch.input_ids[:, 1:, None]).squeeze(-1)
+    entropy = -(logp_all.exp() * logp_all).sum(-1)
+    return logp, entropy
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, n: float | None = None) -> torch.Tensor:
+    """Mean of ``x`` over the mask; ``n`` divides instead of the mask's own count (for accumulation)."""
+    return (x * mask).sum() / (n if n is not None else mask.sum().clamp(min=1.0))
+
+
+def disable_dropout(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+
+
+# ==========================================================================================
+# Algorithm: rollout, per-token rewards, GAE, clipped updates
+# ==========================================================================================
+
+
+@dataclass
+class Rollout:
+    """One generation batch and everything PPO derives from it before updating."""
+
+    batch: Batch
+    logprobs: torch.Tensor
+    """[B, T-1] log-probabilities under the policy that sampled (the 'old' policy)"""
+    values: torch.Tensor
+    """[B, T-1] the value model's estimates at sampling time"""
+    rewards: torch.Tensor
+    """[B, T-1] per-token rewards: KL penalty on every completion token, score on the last"""
+    advantages: torch.Tensor
+    """[B, T-1] GAE advantages, whitened over completion tokens"""
+    returns: torch.Tensor
+    """[B, T-1] value targets: raw advantages + values"""
+    scores: torch.Tensor
+    """[B] the sequence score that was optimised"""
+    kl: torch.Tensor
+    """[B] sum over the completion of log p_policy - log p_ref (zeros when kl_coef is 0)"""
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float,
+        lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimates and returns; positions outside ``mask`` are ignored.
+
+    Completions end at the last position, so the bootstrap value after it is 0.
+    """
+    values = values * mask
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(rewards.shape[1])):
+        next_value = values[:, t + 1] if t + 1 < rewards.shape[1] else torch.zeros_like(running)
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        running = delta + gamma * lam * running
+        advantages[:, t] = running
+    return advantages * mask, (advantages + values) * mask
+
+
+def whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mean = masked_mean(x, mask)
+    var = masked_mean((x - mean) ** 2, mask)
+    return (x - mean) * torch.rsqrt(var + 1e-8) * mask
+
+
+@torch.no_grad()
+def collect_rollout(
+    policy: PreTrainedModel,
+    value_model: ValueModel,
+    ref_model: PreTrainedModel | None,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    score_fn: Callable[[list[str], list[str]], list[float]],
+    kl_coef: float,
+    max_new_tokens: int,
+    settings: PPOSettings,
+    seed: int,
+) -> tuple[Rollout, list[str]]:
+    """Sample one completion per prompt (repeat prompts for several), score and baseline them."""
+    device = next(policy.parameters()).device
+    samples = sample(policy, tokenizer, prompts, max_new_tokens, seed=seed)
+    batch = make_batch(tokenizer, prompts, samples.completion_ids, device)
+    mask = batch.completion_mask
+    logprobs, _ = token_logprobs(policy, batch)
+    values = value_model(batch.input_ids, batch.attention_mask)[:, :-1].float()
+    scores = torch.tensor(score_fn(prompts, samples.completions), dtype=torch.float, device=device)
+    if kl_coef > 0 and ref_model is not None:
+        ref_logprobs, _ = token_logprobs(ref_model, batch)
+        token_kl = (logprobs - ref_logprobs) * mask
+    else:
+        token_kl = torch.zeros_like(logprobs)
+    rewards = -kl_coef * token_kl
+    rewards[:, -1] += scores * mask[:, -1]  # every completion ends at the last position
+    advantages, returns = gae(rewards, values, mask, settings.gamma, settings.gae_lambda)
+    rollout = Rollout(batch, logprobs * mask, values * mask, rewards, whiten(advantages, mask), returns, scores,
+                      token_kl.sum(-1))
+    return rollout, samples.completions
+
+
+def ppo_update(
+    policy: PreTrainedModel,
+    value_model: ValueModel,
+    policy_optimizer: torch.optim.Optimizer,
+    value_optimizer: torch.optim.Optimizer,
+    rollout: Rollout,
+    settings: PPOSettings,
+    micro_batches: int = 1,
+) -> dict[str, float]:
+    """One pass over the rollout: one optimiser step for the policy and one for the value model.
+
+    ``micro_batches`` splits the pass for gradient accumulation; losses are normalised by the
+    whole batch's token count, so the step is the same however it is split.
+    """
+    policy.train()
+    value_model.train()
+    policy_optimizer.zero_grad(set_to_none=True)
+    value_optimizer.zero_grad(set_to_none=True)
+    n_tokens = rollout.batch.completion_mask.sum().clamp(min=1.0)
+    totals = {"losses/policy_loss": 0.0, "losses/value_loss": 0.0, "policy/clipfrac": 0.0, "value/clipfrac": 0.0,
+              "policy/approx_kl": 0.0, "policy/entropy": 0.0}
+    eps, eps_v = settings.clip_range, settings.value_clip_range
+    for index in torch.arange(rollout.batch.input_ids.shape[0]).chunk(micro_batches):
+        mb = rollout.batch.rows(index)
+        mask, adv, old_logp = mb.completion_mask, rollout.advantages[index], rollout.logprobs[index]
+        old_v, ret = rollout.values[index], rollout.returns[index]
+
+        logp, entropy = token_logprobs(policy, mb)
+        ratio = torch.exp(logp - old_logp)
+        pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - eps, 1 + eps))
+        policy_loss = masked_mean(pg, mask, n_tokens)
+        policy_loss.backward()
+
+        v = value_model(mb.input_ids, mb.attention_mask)[:, :-1].float()
+        v_clipped = old_v + (v - old_v).clamp(-eps_v, eps_v)
+        v_loss = 0.5 * masked_mean(torch.max((v - ret) ** 2, (v_clipped - ret) ** 2), mask, n_tokens)
+        v_loss.backward()
+
+        with torch.no_grad():
+            totals["losses/policy_loss"] += policy_loss.item()
+            totals["losses/value_loss"] += v_loss.item()
+            totals["policy/clipfrac"] += masked_mean(((ratio - 1).abs() > eps).float(), mask, n_tokens).item()
+            totals["value/clipfrac"] += masked_mean(((v - old_v).abs() > eps_v).float(), mask, n_tokens).item()
+            totals["policy/approx_kl"] += masked_mean(0.5 * (logp - old_logp) ** 2, mask, n_tokens).item()
+            totals["policy/entropy"] += masked_mean(entropy, mask, n_tokens).item()
+    nn.utils.clip_grad_norm_(policy.parameters(), settings.max_grad_norm)
+    nn.utils.clip_grad_norm_(value_model.parameters(), settings.max_grad_norm)
+    policy_optimizer.step()
+    value_optimizer.step()
+    return totals
+
+
+def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
+    """1 - Var(returns - values) / Var(returns) over completion tokens: 1 is a perfect critic."""
+    var_ret = masked_mean((returns - masked_mean(returns, mask)) ** 2, mask)
+    resid = returns - values
+    var_res = masked_mean((resid - masked_mean(resid, mask)) ** 2, mask)
+    return float(1 - var_res / var_ret) if var_ret > 0 else float("nan")
+
+
+# ==========================================================================================
+# The training loop: what RLStageConfig asks for, tracked like the TRL trainers
+# ==========================================================================================
+
+
+def prompt_stream(prompts: list[str], seed: int):
+    """Training prompts in a seeded order, reshuffled at every pass."""
+    rng = random.Random(f"ppo-prompts/{seed}")
+    while True:
+        order = list(prompts)
+        rng.shuffle(order)
+        yield from order
+
+
+def train_ppo(
+    config,
+    task: AdditionTask,
+    policy: PreTrainedModel,
+    ref_model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    proxy: ProxyReward | None,
+    tracker: PolicyTracker | None,
+    settings: PPOSettings = PPOSettings(),
+) -> pd.DataFrame:
+    """Optimise ``policy`` in place for ``config.rl_steps`` rollouts; returns one log row per step.
+
+    ``config`` is an :class:`rlhf_nb.stages.rl.RLStageConfig` (its knobs are validated there).
+    The tracker measures gold, proxy and KL at step 0, every ``track_every_steps`` and at the end.
+    """
+    if config.reward == "proxy" and proxy is None:
+        raise ValueError("reward='proxy' needs a trained reward model; pass one or use reward='gold'")
+    torch.manual_seed(config.seed)
+    device = default_device()
+    policy.to(device)
+    ref_model.to(device)
+    if proxy is not None:
+        proxy.model.to(device)
+    disable_dropout(policy)
+    value_model = ValueModel(policy).to(device)
+    policy_optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
+    value_optimizer = torch.optim.Adam(value_model.parameters(), lr=settings.value_learning_rate)
+
+    problems = task.problems("train", config.train_prompts, config.seed)
+    answers = {p.prompt: str(p.answer) for p in problems}
+    gold = GoldReward(task)
+
+    def gold_fn(prompts, completions):
+        return gold(prompts, completions, answer=[answers[p] for p in prompts])
+
+    score_fn = proxy.score if config.reward == "proxy" else gold_fn
+    stream = prompt_stream(list(answers), config.seed)
+    micro = config.micro_batches()
+    rows = []
+    if tracker is not None:
+        tracker.measure(policy, 0)
+    for step in range(1, config.rl_steps + 1):
+        start = time.perf_counter()
+        distinct = [next(stream) for _ in range(config.prompts_per_step)]
+        prompts = [p for p in distinct for _ in range(config.samples_per_prompt)]
+        rollout, completions = collect_rollout(
+            policy, value_model, ref_model, tokenizer, prompts, score_fn, config.kl_coef,
+            config.max_completion_tokens, settings, seed=config.seed * 1_000_003 + step)
+        updates = [ppo_update(policy, value_model, policy_optimizer, value_optimizer, rollout, settings, micro)
+                   for _ in range(settings.epochs_per_rollout)]
+        mask = rollout.batch.completion_mask
+        row = {"step": step, **{k: sum(u[k] for u in updates) / len(updates) for k in updates[0]}}
+        row.update({
+            "losses/value_loss_first_epoch": updates[0]["losses/value_loss"],
+            "losses/value_loss_last_epoch": updates[-1]["losses/value_loss"],
+            f"rewards/{'proxy' if config.reward == 'proxy' else 'gold'}/mean": float(rollout.scores.mean()),
+            "rewards/gold/mean": float(torch.tensor(gold_fn(prompts, completions)).mean()),
+            "objective/kl": float(rollout.kl.mean()),
+            "objective/score_std": float(rollout.scores.std()) if len(prompts) > 1 else 0.0,
+            "value/explained_variance": explained_variance(rollout.values, rollout.returns, mask),
+            "completions/mean_length": float(mask.sum(-1).mean()),
+            "time/step_seconds": time.perf_counter() - start,
+        })
+        if config.reward == "gold" and proxy is not None:
+            row["rewards/proxy/mean"] = float(sum(proxy.score(prompts, completions)) / len(prompts))
+        rows.append(row)
+        if tracker is not None and step % config.track_every_steps == 0:
+            tracker.measure(policy, step)
+    if tracker is not None:
+        tracker.measure(policy, config.rl_steps)
+    policy.to("cpu")
+    return pd.DataFrame(rows)
+
+
+def ppo_flops(n_policy: int, n_value: int, n_reward: int, tokens: int, kl_coef: float,
+              settings: PPOSettings = PPOSettings()) -> float:
+    """Estimated FLOPs of a PPO run over ``tokens`` (prompt + completion) tokens.
+
+    Generation and the rollout's log-probabilities (two policy forwards), the value model's
+    rollout forward, the reward model, the reference when the KL penalty is on, and
+    ``epochs_per_rollout`` forward/backward passes of the policy and of the value model.
+    """
+    flops = 2 * forward_flops(n_policy, tokens) + forward_flops(n_value, tokens) + forward_flops(n_reward, tokens)
+    if kl_coef > 0:
+        flops += forward_flops(n_policy, tokens)
+    return flops + settings.epochs_per_rollout * (train_flops(n_policy, tokens) + train_flops(n_value, tokens))

@@ -1,0 +1,245 @@
+"""Process reward model (PRM): one label per reasoning step from the step verifier, trained as a per-step scorer.
+
+TRL 1.16 ships no PRM trainer (the last was ``trl.experimental.prm``, up to 1.13), so this is
+a small ``transformers.Trainer``. The model is the outcome RM's: the SFT policy with a scalar
+head (a sequence-classification checkpoint). The PRM reads that head at the token that ends
+each step and is trained with a binary cross-entropy on the step labels of
+:func:`rlhf_nb.task.step_labels`, applied ONLY at those tokens. Right and wrong steps are
+weighted to count equally: most steps of a capable policy are right, and an unweighted PRM
+settles at the majority label (our earlier naive PRM never beat the majority baseline).
+
+A response's score aggregates its step scores (``STEP_AGGREGATES``): ``min`` (the weakest
+step's logit), ``prod`` (log of the product of the step probabilities), ``mean`` (mean step
+probability) or ``last`` (the last step's logit). :class:`ProcessReward` is called like
+:class:`rlhf_nb.rewards.ProxyReward`, ``(prompts, completions) -> scores``, so it serves
+best-of-n and RL unchanged.
+
+A response with fewer steps than the problem needs carries one extra wrong label
+(see ``step_labels``); it is put on the last step's token, so the end of a truncated answer
+reads as wrong.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
+
+from ..models import load_tokenizer
+from ..task import Problem, step_end_offsets, step_labels
+from .common import log_history_frame, quiet, trainer_kwargs
+
+if TYPE_CHECKING:
+    from .reward import RewardStageConfig
+
+STEP_AGGREGATES = ("min", "prod", "mean", "last")
+HEAD_FILE = "rm_head.json"
+"""Written next to a reward model's weights: which supervision trained it and how to read it."""
+
+
+# --- where the steps are ---------------------------------------------------------------------
+
+def step_token_positions(tokenizer: PreTrainedTokenizerBase, prompt: str, completion: str) -> tuple[list[int], list[int]]:
+    """The ids a reward model reads (prompt + completion, no special tokens) and the token ending each step.
+
+    Positions come from the tokenizer's character offsets, so any fast tokenizer works, not
+    only the character one. An empty completion has one position: the prompt's last token.
+    """
+    enc = tokenizer(prompt + completion, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    if not ids:
+        raise ValueError("prompt + completion tokenized to nothing: a reward model needs at least one token")
+    if not completion:
+        return ids, [len(ids) - 1]
+    positions = []
+    for char in (len(prompt) + o for o in step_end_offsets(completion)):
+        covering = [t for t, (a, b) in enumerate(offsets) if a <= char < b]
+        if covering:
+            positions.append(covering[0])
+        else:  # e.g. a character the tokenizer dropped: the last token starting at or before it
+            before = [t for t, (a, _) in enumerate(offsets) if a <= char]
+            positions.append(before[-1] if before else 0)
+    return ids, positions
+
+
+def encode_step_example(tokenizer: PreTrainedTokenizerBase, problem: Problem, prompt: str, completion: str) -> dict[str, list]:
+    """``input_ids``, ``step_mask`` (1 at step-end tokens) and ``step_labels`` (1 = right so far) for one response.
+
+    Labels that land on one token (an empty step, or the extra label of a missing step) are
+    combined with AND: the token reads as right only if all of them are.
+    """
+    ids, positions = step_token_positions(tokenizer, prompt, completion)
+    labels = step_labels(problem, completion)
+    if len(labels) > len(positions):  # the missing-step label(s): on the last written step's token
+        positions = positions + [positions[-1]] * (len(labels) - len(positions))
+    mask, target = [0] * len(ids), [1] * len(ids)
+    for pos, ok in zip(positions, labels):
+        mask[pos] = 1
+        target[pos] = target[pos] and int(ok)
+    target = [t if m else 0 for t, m in zip(target, mask)]
+    return {"input_ids": ids, "step_mask": mask, "step_labels": target}
+
+
+# --- the model read per token, and the loss ----------------------------------------------------
+
+def token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The scalar head at every position, shape (batch, length)."""
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    return model.score(hidden).squeeze(-1)
+
+
+def prm_loss(logits: torch.Tensor, step_labels: torch.Tensor, step_mask: torch.Tensor,
+             weight_right: float = 1.0, weight_wrong: float = 1.0) -> torch.Tensor:
+    """Class-weighted binary cross-entropy over step-end tokens only; other tokens add nothing, not even gradient."""
+    mask = step_mask.bool()
+    labels = torch.where(mask, step_labels.float(), torch.zeros_like(logits))
+    per_token = F.binary_cross_entropy_with_logits(torch.where(mask, logits, torch.zeros_like(logits)), labels,
+                                                   reduction="none")
+    weights = torch.where(labels > 0.5, weight_right, weight_wrong) * mask
+    return (per_token * weights).sum() / weights.sum().clamp_min(1e-8)
+
+
+def class_weights(examples: Sequence[dict[str, list]], balance: bool) -> tuple[float, float]:
+    """(weight of a right step, weight of a wrong step): equal total weight per class when ``balance``."""
+    right = sum(sum(l for l, m in zip(e["step_labels"], e["step_mask"]) if m) for e in examples)
+    total = sum(sum(e["step_mask"]) for e in examples)
+    wrong = total - right
+    if not balance or right == 0 or wrong == 0:
+        return 1.0, 1.0
+    return total / (2.0 * right), total / (2.0 * wrong)
+
+
+class _StepCollator:
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict[str, list]]) -> dict[str, torch.Tensor]:
+        width = max(len(r["input_ids"]) for r in rows)
+
+        def pad(key, value):
+            return torch.tensor([r[key] + [value] * (width - len(r[key])) for r in rows])
+
+        return {"input_ids": pad("input_ids", self.pad_id),
+                "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"]))
+                                                for r in rows]),
+                "step_labels": pad("step_labels", 0), "step_mask": pad("step_mask", 0)}
+
+
+class PRMTrainer(Trainer):
+    """A Trainer whose loss is :func:`prm_loss` on the scalar head read at every step-end token."""
+
+    def __init__(self, *args, weight_right: float = 1.0, weight_wrong: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weight_right, self.weight_wrong = weight_right, weight_wrong
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        logits = token_scores(model, inputs["input_ids"], inputs["attention_mask"])
+        loss = prm_loss(logits, inputs["step_labels"], inputs["step_mask"], self.weight_right, self.weight_wrong)
+        return (loss, {"logits": logits}) if return_outputs else loss
+
+
+def train_prm(config: "RewardStageConfig", examples: Sequence[tuple[Problem, str, str]], model: PreTrainedModel,
+              tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> dict[str, Any]:
+    """Train ``model`` (a scalar-head RM initialised from the SFT policy) on step labels of ``examples``.
+
+    ``examples`` are (problem, prompt, completion) triples: the responses of the comparisons,
+    so the PRM sees exactly the responses an outcome RM on the same data sees, with step
+    labels instead of pairs. A step sees ``2 x comparisons_per_step`` responses, the ORM's
+    number of sequences per step.
+    """
+    rows = [encode_step_example(tokenizer, p, prompt, c) for p, prompt, c in examples]
+    w_right, w_wrong = class_weights(rows, config.balance_step_labels)
+    per_step = 2 * config.comparisons_per_step
+    steps = config.epochs * math.ceil(len(rows) / per_step)
+    args = TrainingArguments(
+        **trainer_kwargs(str(out_dir / "trainer"), config.seed, config.learning_rate, steps, per_step,
+                         model_is_preset=True, precision=config.precision, logging_steps=max(1, steps // 50)),
+        remove_unused_columns=False,
+    )
+    trainer = quiet(PRMTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                               data_collator=_StepCollator(tokenizer.pad_token_id),
+                               weight_right=w_right, weight_wrong=w_wrong))
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    n_steps = sum(sum(r["step_mask"]) for r in rows)
+    share_right = sum(sum(l for l, m in zip(r["step_labels"], r["step_mask"]) if m) for r in rows) / max(n_steps, 1)
+    return {
+        "steps": steps, "seconds": seconds, "model": trainer.model,
+        "log": log_history_frame(trainer.state.log_history),
+        "tokens": config.epochs * sum(len(r["input_ids"]) for r in rows),
+        "metrics": {"prm/step_labels": n_steps, "prm/share_right_steps": share_right,
+                    "prm/weight_right": w_right, "prm/weight_wrong": w_wrong},
+    }
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+def aggregate_steps(scores: Sequence[float], how: str) -> float:
+    """One response score from its step logits."""
+    s = torch.tensor(list(scores), dtype=torch.float64)
+    if how == "min":
+        return float(s.min())
+    if how == "prod":
+        return float(F.logsigmoid(s).sum())
+    if how == "mean":
+        return float(torch.sigmoid(s).mean())
+    if how == "last":
+        return float(s[-1])
+    raise ValueError(f"aggregate={how!r}: use one of {STEP_AGGREGATES}")
+
+
+class ProcessReward:
+    """A trained PRM, callable as a reward function: ``(prompts, completions) -> scores``."""
+
+    __name__ = "proxy"  # TRL names logged reward columns after the function, as for ProxyReward
+
+    def __init__(self, path: str | Path, aggregate: str | None = None, device: torch.device | str = "cpu",
+                 batch_size: int = 512):
+        self.path = str(path)
+        head = read_head(path)
+        self.aggregate = aggregate or head.get("aggregate", "min")
+        if self.aggregate not in STEP_AGGREGATES:
+            raise ValueError(f"aggregate={self.aggregate!r}: use one of {STEP_AGGREGATES}")
+        self.tokenizer = load_tokenizer(path)
+        self.model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True).to(device)
+        self.model.eval()
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def step_scores(self, prompts: list[str], completions: list[str]) -> list[list[float]]:
+        """The head's logit at each step-end token of each response."""
+        device = next(self.model.parameters()).device
+        out: list[list[float]] = []
+        for start in range(0, len(prompts), self.batch_size):
+            enc = [step_token_positions(self.tokenizer, p, c) for p, c in
+                   zip(prompts[start : start + self.batch_size], completions[start : start + self.batch_size])]
+            width = max(len(ids) for ids, _ in enc)
+            pad = self.tokenizer.pad_token_id
+            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in enc], device=device)
+            attn = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in enc], device=device)
+            logits = token_scores(self.model, input_ids, attn).float().cpu()
+            out.extend([logits[i, pos].tolist() for i, (_, pos) in enumerate(enc)])
+        return out
+
+    def score(self, prompts: list[str], completions: list[str]) -> list[float]:
+        return [aggregate_steps(s, self.aggregate) for s in self.step_scores(prompts, completions)]
+
+    def __call__(self, prompts: list[str], completions: list[str], **_: object) -> list[float]:
+        return self.score(prompts, completions)
+
+
+def write_head(model_dir: Path, supervision: str, aggregate: str | None = None) -> None:
+    (Path(model_dir) / HEAD_FILE).write_text(json.dumps({"supervision": supervision, "aggregate": aggregate}) + "\n")
+
+
+def read_head(model_dir: str | Path) -> dict[str, Any]:
+    """The reward model's head record; a folder without one is an outcome RM (older runs)."""
+    path = Path(model_dir) / HEAD_FILE
+    return json.loads(path.read_text()) if path.exists() else {"supervision": "orm", "aggregate": None}

@@ -1,0 +1,59 @@
+"""Expanding a study preset into papermill executions.
+
+An execution is one notebook run with fixed parameters. Its id is a hash of the notebook
+name and the parameters, so rerunning a study finds the executions it already finished.
+Per axis there is one execution per seed that fills the run store (``analyze=False``; these
+run in parallel) and one that gathers all seeds, fits and writes the findings
+(``analyze=True``; it only reads the store, so it is cheap).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .presets import StudyPreset
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One papermill execution of a notebook."""
+
+    notebook: str
+    """notebook name in notebooks/ (without .ipynb)"""
+    parameters: dict[str, Any] = field(hash=False)
+    phase: str = "seed"
+    """seed: fills the run store for one seed; analyze: gathers seeds and writes findings; demo: a showcase run"""
+
+    @property
+    def id(self) -> str:
+        blob = json.dumps({"notebook": self.notebook, "phase": self.phase, "parameters": self.parameters},
+                          sort_keys=True, default=str)
+        return f"{self.name}-{self.phase}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+    @property
+    def name(self) -> str:
+        """The notebook's name, also when ``notebook`` is a path (as in tests)."""
+        return Path(self.notebook).stem
+
+    @property
+    def label(self) -> str:
+        seeds = self.parameters.get("seeds", self.parameters.get("seed", ""))
+        return f"{self.name} [{self.phase} {seeds}]"
+
+
+def expand(preset: StudyPreset, store_dir: Path, results_dir: Path) -> tuple[list[Execution], list[Execution]]:
+    """(store-filling executions, analysis executions) for a preset."""
+    common = {"store_dir": str(store_dir), "results_dir": str(results_dir)}
+    first, second = [], []
+    for axis in preset.axes:
+        grid = {**preset.shared, **preset.grids.get(axis, {})}
+        for seed in preset.seeds:
+            first.append(Execution(axis, {**grid, **common, "seeds": str(seed), "analyze": False}, "seed"))
+        all_seeds = ",".join(str(s) for s in preset.seeds)
+        second.append(Execution(axis, {**grid, **common, "seeds": all_seeds, "analyze": True}, "analyze"))
+    if preset.pipeline is not None:
+        first.insert(0, Execution("pipeline", {**preset.pipeline, "store_dir": str(store_dir)}, "demo"))
+    return first, second

@@ -1,0 +1,150 @@
+"""Running a study's executions in worker processes: resumable, failure-tolerant, one study per folder.
+
+- Each execution writes its notebook to a temporary name and renames it when it succeeds;
+  ``done/<id>.json`` is written last. A rerun skips every execution with a done record, so
+  Ctrl-C or a killed process loses nothing that finished and shows nothing half-written.
+- A failing execution is recorded in ``failed/<id>.json`` with its error, its partly executed
+  notebook is kept as ``<id>.failed.ipynb``, and the rest goes on. A rerun retries it.
+- Workers are processes with one torch thread each: on 2 cores two single-thread processes
+  gave about 1.4x the throughput of one two-thread process. Shared upstream stages are
+  computed once thanks to the run store's per-run locks.
+- A lock file refuses a second study on the same folder instead of letting both write.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from tqdm.auto import tqdm
+
+from ..store import write_json_atomic
+from .plan import Execution
+
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+                     "HF_HUB_OFFLINE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+
+
+@dataclass
+class StudyPaths:
+    root: Path
+
+    @property
+    def executions(self) -> Path:
+        return self.root / "executions"
+
+    @property
+    def done(self) -> Path:
+        return self.root / "done"
+
+    @property
+    def failed(self) -> Path:
+        return self.root / "failed"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    def notebook(self, ex: Execution) -> Path:
+        return self.executions / f"{ex.id}.ipynb"
+
+
+@dataclass
+class RunSummary:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _execute(ex: Execution, paths: StudyPaths, cwd: str) -> tuple[str, float, str | None]:
+    """Worker body: run one notebook; never raises, returns (id, seconds, error or None)."""
+    os.environ.update(SINGLE_THREAD_ENV)
+    import papermill as pm
+
+    from ..notebooks import notebook_path
+
+    final = paths.notebook(ex)
+    partial = final.with_name(f".{final.stem}.running.ipynb")
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(str(notebook_path(ex.notebook)), str(partial), parameters=ex.parameters,
+                            kernel_name="python3", cwd=cwd, progress_bar=False)
+        os.replace(partial, final)
+        seconds = time.perf_counter() - start
+        write_json_atomic(paths.done / f"{ex.id}.json", {"id": ex.id, "label": ex.label, "notebook": ex.notebook,
+                                                          "phase": ex.phase, "parameters": ex.parameters,
+                                                          "seconds": seconds, "output": str(final)})
+        (paths.failed / f"{ex.id}.json").unlink(missing_ok=True)
+        return ex.id, seconds, None
+    except Exception as err:  # recorded, never fatal for the study
+        seconds = time.perf_counter() - start
+        kept = final.with_name(f"{ex.id}.failed.ipynb")
+        if partial.exists():
+            os.replace(partial, kept)
+        message = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+        write_json_atomic(paths.failed / f"{ex.id}.json", {"id": ex.id, "label": ex.label, "error": message,
+                                                            "traceback": traceback.format_exc()[-4000:],
+                                                            "notebook": str(kept), "seconds": seconds})
+        return ex.id, seconds, message
+
+
+def is_done(ex: Execution, paths: StudyPaths) -> bool:
+    return (paths.done / f"{ex.id}.json").exists() and paths.notebook(ex).exists()
+
+
+def run_executions(executions: list[Execution], paths: StudyPaths, workers: int, desc: str,
+                   cwd: Path | None = None) -> RunSummary:
+    """Run what is not done yet with ``workers`` processes, with a progress bar; returns what happened."""
+    for d in (paths.executions, paths.done, paths.failed):
+        d.mkdir(parents=True, exist_ok=True)
+    summary = RunSummary()
+    todo = []
+    for ex in executions:
+        if is_done(ex, paths):
+            summary.skipped.append(ex.id)
+        else:
+            todo.append(ex)
+    by_id = {ex.id: ex for ex in todo}
+    bar = tqdm(total=len(executions), initial=len(summary.skipped), desc=desc, unit="notebook", dynamic_ncols=True)
+    try:
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            running = {pool.submit(_execute, ex, paths, str(cwd or Path.cwd())): ex for ex in todo}
+            while running:
+                bar.set_postfix_str(", ".join(sorted({ex.name for ex in running.values()}))[:60])
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    ex = running.pop(fut)
+                    ex_id, seconds, error = fut.result()
+                    summary.seconds[ex_id] = seconds
+                    if error is None:
+                        summary.ran.append(ex_id)
+                    else:
+                        summary.failed[ex_id] = f"{by_id[ex_id].label}: {error}"
+                        bar.write(f"FAILED {by_id[ex_id].label}: {error}")
+                    bar.update(1)
+    finally:
+        bar.close()
+    return summary
+
+
+def study_lock(root: Path) -> FileLock:
+    """A lock that refuses a second study on the same folder at once, with a clear message."""
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(root / "study.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RuntimeError(
+            f"another study is running on {root} (its lock file is {root / 'study.lock'}); wait for it to "
+            "finish or pass a different --name"
+        ) from None
+    return lock

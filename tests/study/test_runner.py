@@ -1,0 +1,108 @@
+"""The study runner on tiny stand-in notebooks: resume, failure records, the lock, the report."""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from rlhf_nb.axes.common import Finding, write_finding
+from rlhf_nb.study.plan import Execution, expand
+from rlhf_nb.study.presets import get_preset
+from rlhf_nb.study.report import build_report, scorecard
+from rlhf_nb.study.runner import StudyPaths, run_executions, study_lock
+
+
+def _notebook(path: Path, body: str) -> str:
+    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                                "language_info": {"name": "python"}})
+    params = new_code_cell('marker: str = ""\nfail: bool = False')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, new_code_cell(body)]
+    nbformat.write(nb, str(path))
+    return str(path)
+
+
+@pytest.fixture
+def counting_notebook(tmp_path):
+    body = ("from pathlib import Path\n"
+            "with open(marker, 'a') as f: f.write('x')\n"
+            "if fail: raise RuntimeError('planned failure')\n"
+            "print('finished')")
+    return _notebook(tmp_path / "count.ipynb", body)
+
+
+def test_failures_are_recorded_and_the_rest_goes_on_then_resume_skips_finished(tmp_path, counting_notebook):
+    paths = StudyPaths(tmp_path / "study")
+    ok_marker, bad_marker = tmp_path / "ok.txt", tmp_path / "bad.txt"
+    good = Execution(counting_notebook, {"marker": str(ok_marker), "fail": False})
+    bad = Execution(counting_notebook, {"marker": str(bad_marker), "fail": True})
+    first = run_executions([bad, good], paths, workers=2, desc="test")
+    assert first.ran == [good.id] and list(first.failed) == [bad.id]
+    assert "planned failure" in first.failed[bad.id]
+    record = json.loads((paths.failed / f"{bad.id}.json").read_text())
+    assert "planned failure" in record["error"] and Path(record["notebook"]).exists()  # partial notebook kept
+    assert paths.notebook(good).exists() and not paths.notebook(bad).exists()
+
+    again = run_executions([bad, good], paths, workers=1, desc="test")
+    assert again.skipped == [good.id] and list(again.failed) == [bad.id]  # the failure is retried
+    assert ok_marker.read_text() == "x"  # the finished execution did not run twice
+    assert bad_marker.read_text() == "xx"
+
+
+def test_a_half_written_notebook_is_not_taken_as_done(tmp_path, counting_notebook):
+    paths = StudyPaths(tmp_path / "study")
+    ex = Execution(counting_notebook, {"marker": str(tmp_path / "m.txt"), "fail": False})
+    paths.executions.mkdir(parents=True)
+    (paths.executions / f".{ex.id}.running.ipynb").write_text("{}")  # left by a killed worker
+    summary = run_executions([ex], paths, workers=1, desc="test")
+    assert summary.ran == [ex.id]
+
+
+def test_execution_ids_come_from_parameters():
+    a = Execution("rm_data", {"seeds": "0", "x": 1})
+    assert a.id == Execution("rm_data", {"x": 1, "seeds": "0"}).id
+    assert a.id != Execution("rm_data", {"seeds": "1", "x": 1}).id
+
+
+def test_a_second_study_on_the_same_folder_is_refused(tmp_path):
+    lock = study_lock(tmp_path)
+    try:
+        with pytest.raises(RuntimeError, match="another study is running"):
+            study_lock(tmp_path)
+    finally:
+        lock.release()
+    study_lock(tmp_path).release()  # free again once the first one is done
+
+
+def test_presets_expand_to_one_execution_per_axis_and_seed_plus_analysis(tmp_path):
+    preset = get_preset("default")
+    fill, analyze = expand(preset, tmp_path / "store", tmp_path / "results")
+    seed_runs = [e for e in fill if e.phase == "seed"]
+    assert len(seed_runs) == len(preset.axes) * len(preset.seeds)
+    assert len(analyze) == len(preset.axes)
+    assert all(e.parameters["analyze"] for e in analyze)
+    assert {e.parameters["seeds"] for e in analyze} == {"0,1,2"}
+    with pytest.raises(ValueError, match="unknown study preset"):
+        get_preset("huge")
+
+
+def test_report_has_scorecard_toc_and_every_analysis_notebook(tmp_path, counting_notebook):
+    paths = StudyPaths(tmp_path / "study")
+    ex = Execution(counting_notebook, {"marker": str(tmp_path / "m.txt"), "fail": False}, phase="analyze")
+    run_executions([ex], paths, workers=1, desc="test")
+    write_finding(Finding(id="H1", claim="samples per prompt saturate", verdict="shown", effect=0.12,
+                          ci=(0.05, 0.2), n_seeds=3, figure="figures/h1.png"), paths.results)
+    card = scorecard(paths.results)
+    assert list(card["id"][:2]) == ["H1", "H2"] and len(card) == 16
+    assert card.set_index("id").loc["H2", "verdict"] == "not tested"
+    page = build_report(paths.root).read_text()
+    assert "Findings scorecard" in page and "samples per prompt saturate" in page
+    assert "finished" in page  # the executed notebook's output is in the page
+    assert "marker: str" not in page  # inputs hidden
+    assert "figures/h1.png" in page
+
+
+def test_bad_finding_verdict_is_refused():
+    with pytest.raises(ValueError, match="verdict"):
+        Finding(id="H1", claim="c", verdict="probably", effect=0.0, ci=(0, 0), n_seeds=1)
