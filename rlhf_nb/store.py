@@ -95,6 +95,7 @@ class RunStore:
         final.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(final) + ".lock"):
             if self.is_done(stage, run_id):
+                self._log_access(stage, run_id, cached=True)
                 return self.load(stage, run_id)
             if final.exists():  # left by a process killed between rename and marker: not trusted
                 shutil.rmtree(final)
@@ -116,10 +117,27 @@ class RunStore:
                 raise
             failed = final.parent / f"{run_id}.{FAILED_RECORD}"
             failed.unlink(missing_ok=True)
+            self._log_access(stage, run_id, cached=False)
         return Run(stage, run_id, final, {"stage": stage, "run_id": run_id, **params}, metrics, cached=False)
 
+    def _log_access(self, stage: str, run_id: str, cached: bool) -> None:
+        """One line per request in ``access.jsonl``: how often the store saved a recomputation."""
+        with open(self.root / "access.jsonl", "a") as f:  # short appends of one line do not interleave
+            f.write(canonical_json({"stage": stage, "run_id": run_id, "cached": cached}) + "\n")
+
+    def access_counts(self) -> pd.DataFrame:
+        """Requests per stage, split into served from the store and computed."""
+        path = self.root / "access.jsonl"
+        if not path.exists():
+            return pd.DataFrame(columns=["stage", "cached", "requests"])
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return pd.DataFrame(rows).groupby(["stage", "cached"]).size().rename("requests").reset_index()
+
     def runs(self, stage: str | None = None) -> list[Run]:
-        stages = [stage] if stage else sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.exists() else []
+        if stage:
+            stages = [stage]
+        else:
+            stages = sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.exists() else []
         found = []
         for s in stages:
             base = self.root / s

@@ -139,8 +139,9 @@ class AdditionTask:
     """most terms per SFT problem; SFT covers the OOD length so that OOD accuracy is measurable"""
     heldout_fraction: float = 0.1
     """share of problems reserved for held-out evaluation (by hash of the prompt, so disjoint)"""
-    carry_error_rate: float = 0.6
-    """probability that a carry step in the SFT data forgets its carry: makes the SFT policy capable but biased"""
+    carry_error_rate: float = 0.5
+    """probability that a carry step in the SFT data forgets its carry: makes the SFT policy capable but biased
+    (0.5 puts held-out accuracy near 0.4 both greedy and sampled; at 0.6 greedy decoding falls to ~0.1)"""
     name: str = field(default="addition", init=False)
 
     def __post_init__(self):

@@ -52,6 +52,7 @@ def trainer_kwargs(
         bf16=bf16,
         fp16=False,
         gradient_checkpointing=False,
+        activation_checkpointing=False,  # the new name; setting it avoids the deprecation path
         use_cpu=not accelerator_available(),
         report_to="none",
         save_strategy="no",

@@ -38,8 +38,8 @@ class RLStageConfig:
     """grpo or rloo (TRL), or ppo (rlhf_nb's own, with a value model)"""
     reward: str = "proxy"
     """proxy: the learned reward model; gold: the task's verifier"""
-    rl_steps: int = 200
-    """optimizer steps, each on one fresh generation batch"""
+    rl_steps: int = 150
+    """optimizer steps, each on one fresh generation batch (against the default proxy, gold peaks near step 40)"""
     prompts_per_step: int = 16
     """distinct prompts per optimizer step"""
     samples_per_prompt: int = 8
@@ -54,7 +54,7 @@ class RLStageConfig:
     """generation budget during training"""
     train_prompts: int = 5000
     """distinct training prompts cycled through"""
-    track_every_steps: int = 20
+    track_every_steps: int = 15
     """measure gold, proxy and KL on held-out prompts every this many steps"""
     track_prompts: int = 128
     """held-out prompts used for tracking (2 samples each)"""

@@ -33,6 +33,8 @@ def test_finished_run_is_loaded_not_recomputed(tmp_path):
     assert second.metrics == {"m/value": 1.5}
     assert (second.path / "artifact.txt").read_text() == "x"
     assert (second.path / DONE_MARKER).exists()
+    counts = store.access_counts().set_index("cached")["requests"]
+    assert counts[True] == 1 and counts[False] == 1
 
 
 def test_failed_run_leaves_no_run_and_records_the_error(tmp_path):
