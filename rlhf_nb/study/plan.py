@@ -44,16 +44,27 @@ class Execution:
         return f"{self.name} [{self.phase} {seeds}]"
 
 
-def expand(preset: StudyPreset, store_dir: Path, results_dir: Path) -> tuple[list[Execution], list[Execution]]:
-    """(store-filling executions, analysis executions) for a preset."""
-    common = {"store_dir": str(store_dir), "results_dir": str(results_dir)}
+def expand(preset: StudyPreset, store_dir: Path, results_dir: Path,
+           isolate_stores: bool = False) -> tuple[list[Execution], list[Execution]]:
+    """(store-filling executions, analysis executions) for a preset.
+
+    ``isolate_stores`` gives every execution a private store, so nothing is shared or reused:
+    only for measuring what the shared store saves (benchmarks/study_benchmark.py).
+    """
     first, second = [], []
+
+    def make(notebook: str, params: dict[str, Any], phase: str) -> Execution:
+        ex = Execution(notebook, {**params, "store_dir": str(store_dir)}, phase)
+        if isolate_stores:
+            ex = Execution(notebook, {**params, "store_dir": str(store_dir / f"isolated-{ex.id}")}, phase)
+        return ex
+
     for axis in preset.axes:
-        grid = {**preset.shared, **preset.grids.get(axis, {})}
+        grid = {**preset.shared, **preset.grids.get(axis, {}), "results_dir": str(results_dir)}
         for seed in preset.seeds:
-            first.append(Execution(axis, {**grid, **common, "seeds": str(seed), "analyze": False}, "seed"))
+            first.append(make(axis, {**grid, "seeds": str(seed), "analyze": False}, "seed"))
         all_seeds = ",".join(str(s) for s in preset.seeds)
-        second.append(Execution(axis, {**grid, **common, "seeds": all_seeds, "analyze": True}, "analyze"))
+        second.append(make(axis, {**grid, "seeds": all_seeds, "analyze": True}, "analyze"))
     if preset.pipeline is not None:
-        first.insert(0, Execution("pipeline", {**preset.pipeline, "store_dir": str(store_dir)}, "demo"))
+        first.insert(0, make("pipeline", dict(preset.pipeline), "demo"))
     return first, second

@@ -16,7 +16,8 @@ def default_workers() -> int:
 
 
 def run_study(preset_name: str, output_dir: Path = Path("outputs"), name: str | None = None,
-              workers: int | None = None, store_dir: Path | None = None) -> tuple[Path, RunSummary]:
+              workers: int | None = None, store_dir: Path | None = None,
+              isolate_stores: bool = False) -> tuple[Path, RunSummary]:
     """Run (or resume) a study; returns the report path and what happened."""
     preset = get_preset(preset_name)
     root = Path(output_dir) / "studies" / (name or preset.name)
@@ -25,7 +26,7 @@ def run_study(preset_name: str, output_dir: Path = Path("outputs"), name: str | 
     lock = study_lock(root)
     try:
         start = time.perf_counter()
-        fill, analyze = expand(preset, store.resolve(), paths.results.resolve())
+        fill, analyze = expand(preset, store.resolve(), paths.results.resolve(), isolate_stores)
         workers = workers or default_workers()
         first = run_executions(fill, paths, workers, desc=f"{preset.name}: training")
         second = run_executions(analyze, paths, workers, desc=f"{preset.name}: analysis")
