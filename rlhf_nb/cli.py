@@ -1,6 +1,7 @@
 """The ``rlhf-nb`` command: run notebooks through papermill, a whole study, or its report.
 
-    rlhf-nb study --preset {smoke,default,full} [--workers N] [--name NAME]
+    rlhf-nb study --preset {smoke,default,full} [--workers N] [--name NAME] [--executor {local,ray}]
+                  [--ray-address auto] [--ray-gpus-per-task G]
     rlhf-nb report [--name NAME]              rebuild a study's report from its files, no training
     rlhf-nb pipeline [-p NAME VALUE ...]      one pipeline notebook with its defaults or overrides
 """
@@ -24,7 +25,9 @@ def _pipeline(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     from .study.run import run_study
 
-    report, summary = run_study(args.preset, Path(args.output_dir), args.name, args.workers)
+    report, summary = run_study(args.preset, Path(args.output_dir), args.name, args.workers,
+                                executor=args.executor, ray_address=args.ray_address,
+                                ray_gpus_per_task=args.ray_gpus_per_task)
     wall = summary.seconds.get("__wall__", 0.0)
     print(f"ran {len(summary.ran)} notebook(s), reused {len(summary.skipped)}, failed {len(summary.failed)} "
           f"in {wall:.0f} s")
@@ -53,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     st.add_argument("--name", default=None, help="study folder name under <output-dir>/studies (default: the preset)")
     st.add_argument("--output-dir", default="outputs", help="where the run store and studies live")
+    st.add_argument("--executor", default="local", choices=["local", "ray"],
+                    help="local: worker processes here (default); ray: Ray tasks (output dir on a shared filesystem)")
+    st.add_argument("--ray-address", default=None,
+                    help="Ray cluster to join, e.g. 'auto' (the running cluster) or 'ray://head:10001'; "
+                         "default: RAY_ADDRESS, else a Ray instance on this machine")
+    st.add_argument("--ray-gpus-per-task", type=float, default=0.0,
+                    help="GPUs Ray reserves for each notebook execution (e.g. 1, or 0.5 to share a GPU)")
     st.set_defaults(func=_study)
     rp = sub.add_parser("report", help="rebuild a study's report from existing results (no training)")
     rp.add_argument("--name", default="default", help="study folder name under <output-dir>/studies")

@@ -2,9 +2,14 @@
 
 Tiny presets train in fp32 on any device: bf16 ruined a 0.8M-parameter model (0.15 vs 0.61
 accuracy after the same SFT). bf16 is used only on a GPU that supports it, for checkpoints
-loaded from a path (real models), and only when asked for or left on "auto".
+loaded from a path (real models), and only when asked for or left on "auto". Also: where a
+process puts models outside a trainer (its own GPU under ``accelerate launch``), and the
+switch for vLLM generation in GRPO/RLOO.
 """
 from __future__ import annotations
+
+import importlib.util
+import os
 
 import torch
 
@@ -29,4 +34,34 @@ def use_bf16(precision: str, model_is_preset: bool) -> bool:
 
 
 def default_device() -> torch.device:
-    return torch.device("cuda" if accelerator_available() else "cpu")
+    """Where models go outside a trainer: this process's GPU (``LOCAL_RANK`` under accelerate/torchrun), else the CPU."""
+    if not accelerator_available():
+        return torch.device("cpu")
+    local_rank = os.environ.get("LOCAL_RANK")
+    return torch.device("cuda", int(local_rank)) if local_rank is not None else torch.device("cuda")
+
+
+VLLM_MODES = ("off", "auto", "on")
+
+
+def vllm_available() -> bool:
+    """vLLM is installed and there is a GPU for it."""
+    return accelerator_available() and importlib.util.find_spec("vllm") is not None
+
+
+def vllm_generation_kwargs(use_vllm: str = "off", gpu_memory_utilization: float = 0.3) -> dict:
+    """TRL GRPO/RLOO config arguments that generate with vLLM, colocated with training on each GPU.
+
+    ``off``: HF ``generate`` (the default; what the tiny presets use). ``auto``: vLLM when it is
+    installed and a GPU is present. ``on``: vLLM or a clear error. Colocate mode shares each GPU
+    between training and generation (``gpu_memory_utilization`` is vLLM's share), so it needs
+    no separate server and works under ``accelerate launch`` with any number of processes.
+    """
+    if use_vllm not in VLLM_MODES:
+        raise ValueError(f"use_vllm={use_vllm!r}: use one of {VLLM_MODES}")
+    if use_vllm == "off" or (use_vllm == "auto" and not vllm_available()):
+        return {}
+    if not vllm_available():
+        raise ValueError("use_vllm='on' needs vLLM and a GPU: `pip install -e .[vllm]` on a GPU machine, "
+                         "or use 'auto' / 'off'")
+    return {"use_vllm": True, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": gpu_memory_utilization}

@@ -3,7 +3,11 @@
 Presets are Llama-style (rotary positions: GRPO computes losses on left-padded prompts
 without position ids, which absolute position embeddings do not survive). Every place that
 takes a preset name also takes a local path to a Hugging Face checkpoint. Nothing here
-downloads: a path must exist on disk.
+downloads: a path must exist on disk. Checkpoints load from safetensors, without their own
+code unless ``trust_remote_code`` is asked for, and in float32 whatever dtype they were saved
+in: the trainers' ``bf16`` flag (see :mod:`rlhf_nb.device`) then runs mixed precision over
+float32 master weights, instead of pure-bf16 optimisation of a bf16-saved checkpoint.
+Models loaded for sampling or scoring go to :func:`rlhf_nb.device.default_device`.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from .device import default_device
 from .tokenizer import build_char_tokenizer
 
 
@@ -97,7 +102,8 @@ def build_policy(spec: str, seed: int, trust_remote_code: bool = False) -> tuple
         model.generation_config.eos_token_id = tokenizer.eos_token_id
         return model, tokenizer
     tokenizer = load_tokenizer(spec, trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(spec, use_safetensors=True, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(spec, use_safetensors=True, trust_remote_code=trust_remote_code,
+                                                 dtype=torch.float32)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
@@ -111,8 +117,29 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> PreTrai
     return tokenizer
 
 
-def load_causal_lm(path: str | Path, trust_remote_code: bool = False) -> PreTrainedModel:
-    return AutoModelForCausalLM.from_pretrained(str(path), use_safetensors=True, trust_remote_code=trust_remote_code)
+def load_causal_lm(path: str | Path, trust_remote_code: bool = False,
+                   device: torch.device | str | None = None) -> PreTrainedModel:
+    """A saved causal LM in float32 on ``device`` (default: this process's GPU when there is one, else the CPU)."""
+    model = AutoModelForCausalLM.from_pretrained(str(path), use_safetensors=True, trust_remote_code=trust_remote_code,
+                                                 dtype=torch.float32)
+    return model.to(device or default_device())
+
+
+def is_preset_checkpoint(path: str | Path) -> bool:
+    """True when a saved model was built from a size preset (its shape and the character vocabulary match one).
+
+    Stages that load their model from a path (reward model, RL) use this to keep the preset
+    precision rule (fp32 always) for checkpoints that the SFT stage wrote from a preset.
+    """
+    import json
+
+    config_file = Path(path) / "config.json"
+    if not config_file.exists():
+        return False
+    config = json.loads(config_file.read_text())
+    shape = (config.get("hidden_size"), config.get("num_hidden_layers"), config.get("intermediate_size"))
+    presets = {(p.hidden_size, p.layers, p.intermediate_size) for p in PRESETS.values()}
+    return shape in presets and config.get("vocab_size") == len(build_char_tokenizer())
 
 
 def build_reward_model(base: str | Path, seed: int, trust_remote_code: bool = False) -> PreTrainedModel:
@@ -124,7 +151,7 @@ def build_reward_model(base: str | Path, seed: int, trust_remote_code: bool = Fa
     tokenizer = load_tokenizer(base, trust_remote_code)
     torch.manual_seed(seed)  # the new score head is the only random part
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(base), num_labels=1, use_safetensors=True, trust_remote_code=trust_remote_code
+        str(base), num_labels=1, use_safetensors=True, trust_remote_code=trust_remote_code, dtype=torch.float32
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     return model

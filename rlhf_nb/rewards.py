@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase
 
+from .device import default_device
 from .models import load_tokenizer
 from .task import AdditionTask
 
@@ -46,10 +47,12 @@ class ProxyReward:
 
     __name__ = "proxy"  # TRL names logged reward columns after the function
 
-    def __init__(self, path: str | Path, device: torch.device | str = "cpu", batch_size: int = 512):
+    def __init__(self, path: str | Path, device: torch.device | str | None = None, batch_size: int = 512):
         self.path = str(path)
         self.tokenizer = load_tokenizer(path)
-        self.model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True).to(device)
+        # float32 whatever the saved dtype; on this process's GPU when there is one (next to the policy it scores)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            self.path, use_safetensors=True, dtype=torch.float32).to(device or default_device())
         self.model.eval()
         self.batch_size = batch_size
 

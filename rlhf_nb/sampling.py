@@ -1,8 +1,12 @@
 """Sampling completions from a policy and scoring their log-probabilities.
 
 Used wherever the project draws from a policy outside a TRL trainer: reward-model data,
-evaluation, best-of-n pools, KL estimates. Completions are decoded without special tokens,
-exactly as TRL's GRPO hands them to reward functions.
+evaluation, best-of-n pools, KL estimates. Prompts are tokenized as TRL 1.16's SFT, GRPO and
+RLOO trainers tokenize a text prompt (``tokenizer(text)``, special tokens included: a BOS for
+tokenizers that add one, nothing for the character tokenizer), so a checkpoint sees the same
+prompt ids in training and in evaluation. Completions are decoded without special tokens,
+exactly as TRL's GRPO hands them to reward functions. Sampling runs where the model is (see
+:func:`rlhf_nb.models.load_causal_lm` for placement on the GPU).
 """
 from __future__ import annotations
 
@@ -10,6 +14,11 @@ from dataclasses import dataclass
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+def prompt_token_ids(tokenizer: PreTrainedTokenizerBase, prompts: list[str]) -> list[list[int]]:
+    """Prompt ids exactly as TRL's trainers make them from text prompts (with the tokenizer's special tokens)."""
+    return tokenizer(list(prompts))["input_ids"]
 
 
 @dataclass
@@ -39,7 +48,8 @@ def sample(
     texts, ids_out = [], []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False).to(device)
+        # the ids of prompt_token_ids(), left-padded
+        enc = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left").to(device)
         # generate() draws from torch's global RNG: seed it per chunk from our own generator.
         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
         out = model.generate(
@@ -76,7 +86,7 @@ def sequence_logprobs(
     device = next(model.parameters()).device
     totals = []
     for start in range(0, len(prompts), batch_size):
-        p_ids = tokenizer(prompts[start : start + batch_size], add_special_tokens=False)["input_ids"]
+        p_ids = prompt_token_ids(tokenizer, prompts[start : start + batch_size])
         c_ids = completion_ids[start : start + batch_size]
         seqs = [p + c for p, c in zip(p_ids, c_ids)]
         width = max(len(s) for s in seqs)

@@ -23,8 +23,8 @@ def toy_config():
 
     return PipelineConfig(
         task=AdditionTask(),
-        sft=SFTStageConfig(policy="xs", sft_steps=30, examples_per_step=32, train_problems=500),
-        reward=RewardStageConfig(n_prompts=64, responses_per_prompt=4, comparisons_per_step=8, eval_prompts=16),
+        sft=SFTStageConfig(policy="xs", sft_steps=200, examples_per_step=32, train_problems=2000),
+        reward=RewardStageConfig(n_prompts=256, responses_per_prompt=4, comparisons_per_step=8, eval_prompts=16),
         rl=RLStageConfig(rl_steps=3, prompts_per_step=4, samples_per_prompt=2, train_prompts=64,
                          track_every_steps=2, track_prompts=8, learning_rate=1e-3),
         eval=EvalStageConfig(eval_prompts=16, samples_per_prompt=2),

@@ -7,6 +7,7 @@ The stages set all of these explicitly; this module keeps that in one place.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -73,6 +74,52 @@ def log_history_frame(log_history: list[dict[str, Any]]) -> pd.DataFrame:
     """The trainer's per-step logs as a table (training rows only, final summary row dropped)."""
     rows = [r for r in log_history if "step" in r and "train_runtime" not in r]
     return pd.DataFrame(rows)
+
+
+def world_size() -> int:
+    """Training processes of this run (``WORLD_SIZE``, set by ``accelerate launch``/torchrun; 1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def per_device_batch(per_step: int, what: str) -> int:
+    """A per-optimizer-step count (``examples_per_step``, ``comparisons_per_step``) split over the processes.
+
+    The knobs are per optimizer step, whatever the number of GPUs; TRL's batch argument is per
+    device. Refuses a count that the processes do not divide, naming both numbers.
+    """
+    procs = world_size()
+    if per_step % procs:
+        raise ValueError(f"{what}={per_step} does not divide over {procs} training processes: pick a multiple of "
+                         f"{procs} (e.g. {per_step - per_step % procs or procs})")
+    return per_step // procs
+
+
+def save_trained(trainer: Trainer, path: Path | str, tokenizer: Any = None) -> None:
+    """Save a trained model (and tokenizer) to ``path`` from any number of processes.
+
+    One process: ``model.save_pretrained``, as before. Several (``accelerate launch``):
+    ``trainer.save_model`` gathers ZeRO-3 / FSDP shards and writes on the main process; every
+    other process then copies that folder into its own ``path``, because the rest of a stage
+    (evaluation, tracking) reads the saved model on every process.
+    """
+    path = Path(path)
+    if world_size() == 1:
+        trainer.model.save_pretrained(path)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(path)
+        return
+    import shutil
+
+    from accelerate.utils import broadcast_object_list
+
+    trainer.save_model(str(path))
+    if tokenizer is not None and trainer.args.should_save:
+        tokenizer.save_pretrained(path)
+    source = broadcast_object_list([str(path.resolve())], from_process=0)[0]
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.args.should_save:
+        shutil.copytree(source, path, dirs_exist_ok=True)
+    trainer.accelerator.wait_for_everyone()  # the main process's folder must outlive every copy
 
 
 def set_torch_threads(threads: int | None) -> None:

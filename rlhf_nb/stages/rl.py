@@ -20,11 +20,12 @@ from typing import Any
 from datasets import Dataset
 
 from ..compute import forward_flops, train_flops
-from ..models import count_parameters, load_causal_lm, load_tokenizer
+from ..device import VLLM_MODES, vllm_generation_kwargs
+from ..models import count_parameters, is_preset_checkpoint, load_causal_lm, load_tokenizer
 from ..rewards import GoldReward, ProxyReward
 from ..task import AdditionTask
 from ..tracking import PolicyTracker
-from .common import log_history_frame, quiet, trainer_kwargs
+from .common import log_history_frame, quiet, save_trained, trainer_kwargs
 
 ALGORITHMS = ("grpo", "rloo", "ppo")
 REWARDS = ("proxy", "gold")
@@ -62,6 +63,8 @@ class RLStageConfig:
     """auto, fp32 or bf16 (see rlhf_nb.device)"""
     seed: int = 0
     """seed for sampling, data order and dropout"""
+    use_vllm: str = "off"
+    """GRPO/RLOO generation: off (HF generate), auto (vLLM when installed and on a GPU) or on (vLLM or an error)"""
 
     def __post_init__(self):
         if self.algorithm not in ALGORITHMS:
@@ -77,6 +80,8 @@ class RLStageConfig:
                 f"samples_per_prompt={self.samples_per_prompt}: {self.algorithm} baselines each response against "
                 "the others of its group, so it needs at least 2; use ppo for 1 sample per prompt"
             )
+        if self.use_vllm not in VLLM_MODES:
+            raise ValueError(f"use_vllm={self.use_vllm!r}: use one of {VLLM_MODES}")
         if self.kl_coef < 0:
             raise ValueError(f"kl_coef={self.kl_coef}: a KL penalty weight cannot be negative")
         if not 0 < self.learning_rate < 1:
@@ -101,14 +106,14 @@ class RLStageConfig:
         return total // (micro * procs)
 
 
-def _trl_config(config: RLStageConfig, out_dir: Path, reward_weights: list[float]):
+def _trl_config(config: RLStageConfig, out_dir: Path, reward_weights: list[float], model_is_preset: bool = True):
     from trl import GRPOConfig, RLOOConfig
 
     micro_steps = config.micro_batches()
     micro = config.completions_per_step // (micro_steps * int(os.environ.get("WORLD_SIZE", "1")))
     common = dict(
         **trainer_kwargs(str(out_dir / "trainer"), config.seed, config.learning_rate, config.rl_steps, micro,
-                         model_is_preset=True, precision=config.precision, logging_steps=1),
+                         model_is_preset=model_is_preset, precision=config.precision, logging_steps=1),
         num_generations=config.samples_per_prompt,
         steps_per_generation=micro_steps,
         max_completion_length=config.max_completion_tokens,
@@ -120,6 +125,7 @@ def _trl_config(config: RLStageConfig, out_dir: Path, reward_weights: list[float
         disable_dropout=True,
     )
     common["gradient_accumulation_steps"] = micro_steps  # one optimizer step per generation batch
+    common.update(vllm_generation_kwargs(config.use_vllm))
     cls = GRPOConfig if config.algorithm == "grpo" else RLOOConfig
     return cls(**common)
 
@@ -146,10 +152,15 @@ def train_rl(
         log = train_ppo(config, task, policy, ref_model, tokenizer, proxy, tracker)
         model = policy
     else:
-        model, log = _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir)
+        trainer, log = _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir,
+                                  is_preset_checkpoint(sft_model_dir))
+        model = trainer.model
     seconds = time.perf_counter() - start
-    model.save_pretrained(out_dir / "model")
-    tokenizer.save_pretrained(out_dir / "model")
+    if config.algorithm == "ppo":
+        model.save_pretrained(out_dir / "model")
+        tokenizer.save_pretrained(out_dir / "model")
+    else:
+        save_trained(trainer, out_dir / "model", tokenizer)  # gathers ZeRO-3/FSDP shards under accelerate
     log.to_csv(out_dir / "train_log.csv", index=False)
     curve = tracker.frame()
     curve.to_csv(out_dir / "curve.csv", index=False)
@@ -189,7 +200,7 @@ def rl_flops(config: RLStageConfig, n_policy: int, n_reward: int) -> float:
     return flops
 
 
-def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir):
+def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir, model_is_preset=True):
     from trl import GRPOTrainer, RLOOTrainer
 
     gold = GoldReward(task)
@@ -200,7 +211,7 @@ def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir):
     problems = task.problems("train", config.train_prompts, config.seed)
     data = Dataset.from_dict({"prompt": [p.prompt for p in problems], "answer": [str(p.answer) for p in problems]})
     cls = GRPOTrainer if config.algorithm == "grpo" else RLOOTrainer
-    trainer = quiet(cls(model=policy, reward_funcs=funcs, args=_trl_config(config, out_dir, weights),
+    trainer = quiet(cls(model=policy, reward_funcs=funcs, args=_trl_config(config, out_dir, weights, model_is_preset),
                         train_dataset=data, processing_class=tokenizer, callbacks=[tracker]))
     trainer.train()
-    return trainer.model, log_history_frame(trainer.state.log_history)
+    return trainer, log_history_frame(trainer.state.log_history)

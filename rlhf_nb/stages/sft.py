@@ -13,7 +13,7 @@ from trl import SFTConfig, SFTTrainer
 from ..compute import train_flops
 from ..models import build_policy, check_model_spec, count_parameters, is_preset
 from ..task import AdditionTask
-from .common import log_history_frame, quiet, trainer_kwargs
+from .common import log_history_frame, per_device_batch, quiet, save_trained, trainer_kwargs
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def train_sft(config: SFTStageConfig, task: AdditionTask, out_dir: Path) -> dict
     args = SFTConfig(
         **trainer_kwargs(
             str(out_dir / "trainer"), config.seed, config.learning_rate, config.sft_steps,
-            config.examples_per_step, is_preset(config.policy), config.precision,
+            per_device_batch(config.examples_per_step, "examples_per_step"), is_preset(config.policy), config.precision,
             scheduler="cosine", warmup_ratio=0.05, logging_steps=max(1, config.sft_steps // 50),
         ),
         max_length=128,
@@ -74,8 +74,7 @@ def train_sft(config: SFTStageConfig, task: AdditionTask, out_dir: Path) -> dict
     start = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - start
-    trainer.model.save_pretrained(out_dir / "model")
-    tokenizer.save_pretrained(out_dir / "model")
+    save_trained(trainer, out_dir / "model", tokenizer)
     log_history_frame(trainer.state.log_history).to_csv(out_dir / "train_log.csv", index=False)
     n_params = count_parameters(trainer.model, non_embedding=True)
     return {

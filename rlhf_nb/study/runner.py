@@ -9,15 +9,19 @@
   gave about 1.4x the throughput of one two-thread process. Shared upstream stages are
   computed once thanks to the run store's per-run locks.
 - A lock file refuses a second study on the same folder instead of letting both write.
+- Where the executions run is pluggable: local worker processes by default, or any
+  ``concurrent.futures.Executor`` factory, e.g. Ray tasks on a cluster
+  (:mod:`rlhf_nb.study.ray_executor`), which run the same :func:`_execute`.
 """
 from __future__ import annotations
 
 import os
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
@@ -101,9 +105,15 @@ def is_done(ex: Execution, paths: StudyPaths) -> bool:
     return (paths.done / f"{ex.id}.json").exists() and paths.notebook(ex).exists()
 
 
+def local_executor(workers: int) -> Executor:
+    """The default: ``workers`` local processes."""
+    return ProcessPoolExecutor(max_workers=max(1, workers))
+
+
 def run_executions(executions: list[Execution], paths: StudyPaths, workers: int, desc: str,
-                   cwd: Path | None = None) -> RunSummary:
-    """Run what is not done yet with ``workers`` processes, with a progress bar; returns what happened."""
+                   cwd: Path | None = None,
+                   executor: Callable[[int], Executor] = local_executor) -> RunSummary:
+    """Run what is not done yet on ``executor(workers)`` (local processes by default), with a progress bar."""
     for d in (paths.executions, paths.done, paths.failed):
         d.mkdir(parents=True, exist_ok=True)
     summary = RunSummary()
@@ -116,7 +126,7 @@ def run_executions(executions: list[Execution], paths: StudyPaths, workers: int,
     by_id = {ex.id: ex for ex in todo}
     bar = tqdm(total=len(executions), initial=len(summary.skipped), desc=desc, unit="notebook", dynamic_ncols=True)
     try:
-        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        with executor(workers) as pool:
             running = {pool.submit(_execute, ex, paths, str(cwd or Path.cwd())): ex for ex in todo}
             while running:
                 bar.set_postfix_str(", ".join(sorted({ex.name for ex in running.values()}))[:60])

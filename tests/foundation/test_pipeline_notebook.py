@@ -7,7 +7,7 @@ import pytest
 
 from rlhf_nb.notebooks import notebook_path, parse_parameter_overrides
 
-TOY = dict(policy="xs", sft_steps=20, rm_prompts=48, rm_responses_per_prompt=4, rl_steps=2, prompts_per_step=4,
+TOY = dict(policy="xs", sft_steps=200, rm_prompts=256, rm_responses_per_prompt=4, rl_steps=2, prompts_per_step=4,
            samples_per_prompt=2, eval_prompts=8)
 
 

@@ -45,13 +45,16 @@ def test_splits_are_deterministic_and_disjoint():
     assert not {p.prompt for p in train} & {p.prompt for p in held}
     ood = task.problems("ood", 50, seed=0)
     assert all(len(p.terms) == task.ood_terms for p in ood)
-    assert all(task.min_terms <= len(p.terms) <= task.terms for p in train)
+    assert all(len(p.terms) == task.terms for p in train)
+    sft = task.sft_problems(3000, seed=0)
+    assert {len(p.terms) for p in sft} == set(range(task.sft_min_terms, task.sft_max_terms + 1))
+    assert not {p.prompt for p in sft} & {p.prompt for p in held}  # SFT never sees a held-out prompt
 
 
 def test_sft_bias_rate_is_what_was_asked():
     task = AdditionTask(carry_error_rate=0.6)
     rng = random.Random(0)
-    problems = [p for p in task.problems("train", 4000, 0) if len(p.terms) == 2]
+    problems = [p for p in task.sft_problems(6000, 0) if len(p.terms) == 2]
     carry = [p for p in problems if (p.terms[0] % 10 + p.terms[1] % 10) >= 10]
     wrong = sum(not gold_correct(p, task.sft_completion(p, rng)) for p in carry)
     assert 0.55 < wrong / len(carry) < 0.65
@@ -60,8 +63,9 @@ def test_sft_bias_rate_is_what_was_asked():
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    ({"min_terms": 1}, "min_terms"),
-    ({"terms": 3, "min_terms": 2, "ood_terms": 3}, "OOD"),
+    ({"sft_min_terms": 1}, "sft_min_terms"),
+    ({"terms": 3, "ood_terms": 3}, "OOD"),
+    ({"terms": 6}, "outside the SFT range"),
     ({"carry_error_rate": 1.0}, "carry_error_rate"),
     ({"heldout_fraction": 0.0}, "heldout_fraction"),
 ])
