@@ -41,6 +41,41 @@ def get_preset(name: str) -> StudyPreset:
     return PRESETS[name]
 
 
+# Smoke: every notebook end to end at toy scale (the smallest policy, a few steps), one seed.
+_TOY_POLICY = {"policy": "xs", "sft_steps": 200}
+_TOY_RM_EVAL = {"eval_prompts": 16, "eval_samples": 16}
+_TOY_RL = {**_TOY_POLICY, "rm_prompts": 256, "rl_steps": 6, "track_every_steps": 3, "track_prompts": 16,
+           "train_prompts": 64, "eval_prompts": 16, "eval_samples": 2}
+SMOKE_GRIDS = {
+    "rm_data": {**_TOY_POLICY, **_TOY_RM_EVAL, "diversity_grid": "32x2,16x4", "equal_comparisons": 32,
+                "volumes": "32,128", "epochs_base": 32, "epochs_k": 2},
+    "rm_size": {**_TOY_POLICY, **_TOY_RM_EVAL, "sizes": "xs,s", "rm_prompts": 32, "rm_comparisons": 64},
+    "orm_vs_prm": {**_TOY_POLICY, **_TOY_RM_EVAL, "volumes": "32,64"},
+    "best_of_n": {**_TOY_POLICY, **_TOY_RM_EVAL, "sizes": "xs,s", "rm_prompts": 32, "rm_comparisons": 64,
+                  "n_boot": 50},
+    "samples_per_prompt": {**_TOY_RL, "samples_per_prompt": "2,4", "prompts_per_step": 4, "equal_total": 8},
+    "policy_size": {**_TOY_RL, "policies": "xs,s", "rm_policy": "xs"},
+    "rm_size_for_rl": {**_TOY_RL, "rm_policies": "xs,s", "bon_n": 8},
+    "rl_length_kl": {**_TOY_RL, "kl_coefs": "0,0.2", "bon_n": 8},
+    "method": {**_TOY_RL, "prompts_per_step": 4, "samples_per_prompt": 2},
+}
+SMOKE_PIPELINE = {"policy": "xs", "sft_steps": 200, "rm_prompts": 256, "rl_steps": 6, "prompts_per_step": 4,
+                  "samples_per_prompt": 2, "eval_prompts": 16}
+
+# Default: every axis with 3 seeds, grids trimmed from the notebooks' own so the whole study
+# fits in about half an hour on 2 cores; full uses the notebooks' defaults with 5 seeds.
+DEFAULT_GRIDS = {
+    "rm_data": {"eval_prompts": 48, "eval_samples": 32},
+    "rm_size": {"eval_prompts": 48, "eval_samples": 32},
+    "orm_vs_prm": {"supervisions": "orm,prm", "volumes": "64,256,1024", "eval_prompts": 48, "eval_samples": 32},
+    "best_of_n": {"eval_prompts": 48, "eval_samples": 32},
+    "samples_per_prompt": {"samples_per_prompt": "2,4,8", "rl_algorithm": "grpo", "rl_steps": 60},
+    "policy_size": {"policies": "xs,s,m", "rl_steps": 90},
+    "rm_size_for_rl": {"rm_policies": "xs,s,m", "rl_steps": 90},
+    "rl_length_kl": {"kl_coefs": "0,0.05,0.2", "rl_steps": 150},
+    "method": {"rl_steps": 90},
+}
+
 register(StudyPreset(name="full", seeds=(0, 1, 2, 3, 4), pipeline={}))
-register(StudyPreset(name="default", seeds=(0, 1, 2), pipeline={}))
-register(StudyPreset(name="smoke", seeds=(0,), pipeline={}))
+register(StudyPreset(name="default", seeds=(0, 1, 2), grids=DEFAULT_GRIDS, pipeline={}))
+register(StudyPreset(name="smoke", seeds=(0,), grids=SMOKE_GRIDS, pipeline=SMOKE_PIPELINE))

@@ -129,7 +129,8 @@ def run_executions(executions: list[Execution], paths: StudyPaths, workers: int,
         with executor(workers) as pool:
             running = {pool.submit(_execute, ex, paths, str(cwd or Path.cwd())): ex for ex in todo}
             while running:
-                bar.set_postfix_str(", ".join(sorted({ex.name for ex in running.values()}))[:60])
+                active = sorted({ex.name for fut, ex in running.items() if fut.running()})
+                bar.set_postfix_str(", ".join(active)[:60])
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     ex = running.pop(fut)

@@ -1,0 +1,40 @@
+"""H8, task heterogeneity: RL moves the trained skill more than skills its data does not train.
+
+RL and reward-model data use ``terms``-term problems only; the OOD split (``ood_terms``
+terms) was in the SFT data but never in RL's. The effect is the RL gain on held-out
+in-distribution problems minus the gain on OOD problems, paired by seed, from any axis
+table that carries both gains for finished runs (the method axis does).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..analysis.effects import effect_ci, verdict
+from .common import Finding
+
+CLAIM = "metrics of the trained skill move more than metrics of skills the RL data does not train"
+
+
+def h8_finding(table: pd.DataFrame, axis: str, figure: str = "") -> Finding:
+    """The H8 finding from an axis table with ``gain_heldout_sampled_acc`` and ``gain_ood_sampled_acc``."""
+    needed = {"seed", "gain_heldout_sampled_acc", "gain_ood_sampled_acc"}
+    missing = needed - set(table.columns)
+    if missing:
+        raise ValueError(f"the {axis} table lacks {sorted(missing)}: H8 needs RL gains in and out of distribution")
+    rows = table.dropna(subset=["gain_heldout_sampled_acc", "gain_ood_sampled_acc"])
+    per_seed = rows.groupby("seed")[["gain_heldout_sampled_acc", "gain_ood_sampled_acc"]].mean()
+    n = len(per_seed)
+    if n >= 2:
+        eff = effect_ci(per_seed["gain_heldout_sampled_acc"], per_seed["gain_ood_sampled_acc"], method="t")
+        estimate, ci = eff.estimate, eff.ci
+        result = verdict(estimate, ci, direction=+1)
+    else:
+        estimate = float(per_seed.eval("gain_heldout_sampled_acc - gain_ood_sampled_acc").mean()) if n else float("nan")
+        ci, result = (float("nan"), float("nan")), "inconclusive"
+    return Finding(
+        id="H8", claim=CLAIM, verdict=result, effect=estimate, ci=ci, n_seeds=n, axis=axis, figure=figure,
+        effect_label="RL gain in distribution minus RL gain out of distribution (sampled gold acc, claim > 0)",
+        numbers={"gain_heldout": float(per_seed["gain_heldout_sampled_acc"].mean()) if n else float("nan"),
+                 "gain_ood": float(per_seed["gain_ood_sampled_acc"].mean()) if n else float("nan")},
+        note=("paired t interval over seeds" if n >= 2 else "one seed: no interval"),
+    )
