@@ -12,8 +12,7 @@ from typing import Any
 
 from .evaluation import EvalStageConfig, evaluate_policy
 from .models import load_causal_lm, load_tokenizer
-from .rewards import ProxyReward
-from .stages.reward import RewardStageConfig, train_reward_model
+from .stages.reward import RewardStageConfig, load_reward, train_reward_model
 from .stages.rl import RLStageConfig, train_rl
 from .stages.sft import SFTStageConfig, train_sft
 from .store import Run, RunStore
@@ -59,7 +58,7 @@ def run_eval(store: RunStore, task: AdditionTask, config: EvalStageConfig, polic
     def compute(out: Path) -> dict[str, Any]:
         model, tokenizer = load_causal_lm(policy.path / "model"), load_tokenizer(policy.path / "model")
         ref = load_causal_lm(sft.path / "model")
-        proxy = ProxyReward(reward.path / "model") if reward else None
+        proxy = load_reward(reward.path / "model") if reward else None
         return {"policy_stage": policy.stage, **evaluate_policy(model, tokenizer, task, config, ref, proxy)}
 
     return store.execute("eval", params, compute)

@@ -39,9 +39,10 @@ from .task import AdditionTask, Problem
 DATA_STREAM_OFFSET = 100_000
 """Reward-model prompts come from the train split's stream ``seed + DATA_STREAM_OFFSET``, not the
 SFT data's stream ``seed``: the RM should not learn on prompts the SFT policy memorised."""
-CHUNK_PROMPTS = 256
-"""Prompts per sampled chunk; a chunk's content depends only on (policy, seed, responses, index)."""
-MAX_POOL_FACTOR = 16
+CHUNK_SAMPLES = 1024
+"""Responses per sampled chunk (CHUNK_SAMPLES // responses_per_prompt prompts): deep points do not
+oversample prompts. A chunk's content depends only on (policy, seed, responses per prompt, index)."""
+MAX_POOL_FACTOR = 32
 """By default at most this many times ``n_prompts`` prompts are sampled while looking for usable ones."""
 
 
@@ -200,6 +201,11 @@ def sample_pool(
     return ResponsePool(prompts, responses, correct, list(problems))
 
 
+def chunk_prompts(responses_per_prompt: int) -> int:
+    """Prompts per chunk for a given number of responses per prompt."""
+    return max(8, CHUNK_SAMPLES // responses_per_prompt)
+
+
 def pool_chunk(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -207,21 +213,21 @@ def pool_chunk(
     responses_per_prompt: int,
     seed: int,
     index: int,
-    chunk_prompts: int = CHUNK_PROMPTS,
     max_new_tokens: int = 48,
 ) -> ResponsePool:
     """Chunk ``index`` of the reward-model prompt stream: the same for the same arguments, wherever computed."""
-    stream = task.problems("train", (index + 1) * chunk_prompts, data_seed(seed))[index * chunk_prompts :]
+    size = chunk_prompts(responses_per_prompt)
+    stream = task.problems("train", (index + 1) * size, data_seed(seed))[index * size :]
     return sample_pool(model, tokenizer, task, "train", len(stream), responses_per_prompt,
                        seed=data_seed(seed) * 1009 + index, max_new_tokens=max_new_tokens, problems=stream)
 
 
 def sampled_chunks(model, tokenizer, task: AdditionTask, responses_per_prompt: int, seed: int,
-                   chunk_prompts: int = CHUNK_PROMPTS, max_new_tokens: int = 48) -> Iterator[ResponsePool]:
+                   max_new_tokens: int = 48) -> Iterator[ResponsePool]:
     """Chunks 0, 1, 2, ... of the reward-model prompt stream, sampled on demand."""
     index = 0
     while True:
-        yield pool_chunk(model, tokenizer, task, responses_per_prompt, seed, index, chunk_prompts, max_new_tokens)
+        yield pool_chunk(model, tokenizer, task, responses_per_prompt, seed, index, max_new_tokens)
         index += 1
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..analysis import NOT_SHOWN, SHOWN, fit_curve
 from ..rm_eval import combine_verdicts, fmt_ci, seed_effect, shown_if
 from .common import Finding
 from .rm_size import RMSizeGrid, run_seed, size_order  # noqa: F401  (run_seed: this axis's runs are rm_size's)
@@ -27,8 +28,6 @@ __all__ = ["AXIS", "RMSizeGrid", "run_seed", "analyze", "gao_fits"]
 
 def gao_fits(table: pd.DataFrame, split: str = "heldout", n_boot: int = 500) -> dict[str, object]:
     """The Gao best-of-n form fitted per RM size to gold gain vs KL bound, seeds as bootstrap groups."""
-    from ..analysis import fit_curve
-
     fits = {}
     for size in size_order(table):
         sel = table[(table.rm_size == size) & (table.split == split)]
@@ -39,8 +38,6 @@ def gao_fits(table: pd.DataFrame, split: str = "heldout", n_boot: int = 500) -> 
 
 def _per_seed_params(table: pd.DataFrame, split: str = "heldout") -> pd.DataFrame:
     """alpha and beta of the Gao form fitted to each (seed, size) curve alone."""
-    from ..analysis import fit_curve
-
     rows = []
     for (seed, size), sel in table[table.split == split].groupby(["seed", "rm_size"]):
         fit = fit_curve(sel.kl_bound, sel.gold_gain, "gao_bon", n_boot=0, x_is="kl")
@@ -93,13 +90,13 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, split: str = "heldout"
     beta_ci = weak.ci["beta"]
     concave = shown_if(weak.params["beta"], beta_ci)
     steps = sel.sort_values("n").groupby(["seed", "rm_size"])["proxy"].apply(lambda s: float(np.diff(s).min()))
-    monotone = "shown" if (steps >= -1e-9).all() else "not shown"
+    monotone = SHOWN if (steps >= -1e-9).all() else NOT_SHOWN
     weak_rows = sel[sel.rm_size == small]
     mean_curve = weak_rows.groupby("n")["gold"].mean()
     n_peak, n_max = int(mean_curve.idxmax()), int(mean_curve.index.max())
     drop = seed_effect(weak_rows[weak_rows.n == n_peak].set_index("seed").gold,
                        weak_rows[weak_rows.n == n_max].set_index("seed").gold)
-    falls = shown_if(*drop[:2]) if n_peak < n_max else "not shown"
+    falls = shown_if(*drop[:2]) if n_peak < n_max else NOT_SHOWN
     g1_parts = [concave, monotone, falls]
     shape = {s: {"alpha": f.params["alpha"], "beta": f.params["beta"], "beta_ci": list(f.ci["beta"]), "r2": f.r2,
                  "flags": [str(fl.value) for fl in f.flags]} for s, f in fits.items()}
@@ -109,7 +106,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, split: str = "heldout"
         verdict=combine_verdicts(g1_parts), effect=drop[0], ci=drop[1], n_seeds=drop[2],
         effect_label=f"weakest RM ({small}): gold at its peak n = {n_peak} minus gold at n = {n_max}",
         figure=fig_rel,
-        numbers={"gao_fits": shape, "proxy_monotone": monotone == "shown", "weak_peak_n": n_peak,
+        numbers={"gao_fits": shape, "proxy_monotone": monotone == SHOWN, "weak_peak_n": n_peak,
                  "kl_note": "KL is the analytic bound ln n - (n-1)/n, an upper bound"},
         note=(f"weakest RM {small}: beta = {weak.params['beta']:.3g} CI {np.round(beta_ci, 3).tolist()} (concave: "
               f"{concave}); proxy monotone in n: {monotone}; gold peak at n = {n_peak}, drop to n = {n_max} "
@@ -130,7 +127,8 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, split: str = "heldout"
         numbers={"alpha_by_size": {s: float(means["alpha"][s]) for s in order},
                  "beta_by_size": {s: float(means["beta"][s]) for s in order},
                  "beta_small_minus_large": [d_beta[0], *d_beta[1]],
-                 "pooled_fit_ci": {s: {"alpha": list(f.ci["alpha"]), "beta": list(f.ci["beta"])} for s, f in fits.items()}},
+                 "pooled_fit_ci": {s: {"alpha": list(f.ci["alpha"]), "beta": list(f.ci["beta"])}
+                                   for s, f in fits.items()}},
         note=(f"alpha {large} - {small} = {fmt_ci(*d_alpha[:2])} ({g3_parts[0]}); beta {small} - {large} = "
               f"{fmt_ci(*d_beta[:2])} ({g3_parts[1]})"),
     )

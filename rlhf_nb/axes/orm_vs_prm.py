@@ -1,4 +1,4 @@
-"""RM supervision axis: outcome RM vs process RM (vs multi-task RM), crossed with data volume, in and out of distribution.
+"""RM supervision axis: outcome vs process (vs multi-task) RM, crossed with data volume, in and out of distribution.
 
 Finding tested: H7 (PRM >= ORM in distribution; the advantage shrinks out of distribution; the
 PRM gains more from extra RM data). Every supervision type sees the same responses for a
@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..pipeline import PipelineConfig
 from ..preference_data import ComparisonSpec
 from ..rm_eval import (
     RMEvalConfig,
     combine_verdicts,
-    default_sft,
+    Scale,
+    count_once,
     fmt_ci,
     reward_config,
     reward_model_result,
@@ -41,8 +41,8 @@ class SupervisionGrid:
 
     supervisions: tuple[str, ...] = ("orm", "prm", "multitask")
     """reward-model supervision types (orm and prm are needed for H7)"""
-    volumes: tuple[int, ...] = (256, 1024, 4096)
-    """total comparisons (the PRM trains on the same 2 x comparisons responses)"""
+    volumes: tuple[int, ...] = (64, 256, 1024)
+    """total comparisons (the PRM trains on the same 2 x comparisons responses); RMs here saturate near 1000"""
     responses_per_prompt: int = 4
     """policy samples per prompt"""
     pairs_per_prompt: int = 2
@@ -64,13 +64,13 @@ class SupervisionGrid:
 
 
 def run_seed(seed: int, store: RunStore | str | Path, grid: SupervisionGrid = SupervisionGrid(),
-             eval_config: RMEvalConfig = RMEvalConfig(), sft_policy: str = "", sft_steps: int = 0) -> pd.DataFrame:
+             eval_config: RMEvalConfig = RMEvalConfig(), scale: Scale = Scale()) -> pd.DataFrame:
     """Every (supervision, volume) reward model for one seed, evaluated; one row per (point, split, n)."""
-    task = PipelineConfig().task
+    task = scale.task
     configs = [(sup, spec, reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
                                          comparisons=spec.comparisons, supervision=sup, aggregate=grid.aggregate))
                for spec in grid.specs() for sup in grid.supervisions]
-    sft = default_sft(store, seed, sft_policy, sft_steps, task)
+    sft = scale.sft(store, seed)
     frames = []
     for sup, spec, cfg in configs:
         rows = reward_model_result(store, task, cfg, sft, eval_config).rows.copy()
@@ -80,7 +80,7 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: SupervisionGrid = Su
         rows.insert(3, "n_prompts", spec.n_prompts)
         rows.insert(4, "responses_per_prompt", spec.responses_per_prompt)
         frames.append(rows)
-    return pd.concat(frames, ignore_index=True)
+    return count_once(pd.concat(frames, ignore_index=True))
 
 
 def _figure(table: pd.DataFrame, n: int) -> Figure:

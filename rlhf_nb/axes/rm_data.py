@@ -14,24 +14,25 @@ initialised from the seed's SFT policy and trained on that policy's samples:
 - epochs: D = ``epochs_base`` comparisons seen ``epochs_k`` times, against 1 epoch over D and
   1 epoch over kD (same steps as k epochs over D).
 
-A spec shared by two arms (512x4 at 1024 comparisons is both a diversity and a volume point)
-is trained once; its rows appear in both arms.
+A spec shared by two arms is trained once and its rows appear in both (with the defaults, 64
+prompts x 4 responses at 128 comparisons is a volume point and the epochs arm's '1 epoch over D',
+and 512 comparisons is both a volume point and '1 epoch over 4D').
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..pipeline import PipelineConfig
+from ..analysis import analyse_runs
 from ..preference_data import ComparisonSpec
 from ..rm_eval import (
     RMEvalConfig,
     combine_verdicts,
-    default_sft,
+    Scale,
+    count_once,
     fmt_ci,
     reward_config,
     reward_model_result,
@@ -66,17 +67,17 @@ def parse_grid(text: str) -> tuple[tuple[int, int], ...]:
 class RMDataGrid:
     """The three arms of the RM-data axis; every spec is checked at construction, before anything trains."""
 
-    diversity: tuple[tuple[int, int], ...] = ((1024, 2), (512, 4), (256, 8), (128, 16))
+    diversity: tuple[tuple[int, int], ...] = ((256, 2), (128, 4), (64, 8), (32, 16))
     """(prompts, responses per prompt) points, all at equal_comparisons"""
-    equal_comparisons: int = 1024
-    """total comparisons of every diversity point"""
-    volumes: tuple[int, ...] = (64, 256, 1024, 4096)
+    equal_comparisons: int = 256
+    """total comparisons of every diversity point (below where RMs saturate on this task)"""
+    volumes: tuple[int, ...] = (32, 128, 512, 2048)
     """total comparisons of the volume arm"""
     volume_responses: int = 4
     """responses per prompt in the volume and epochs arms"""
     volume_pairs_per_prompt: int = 2
     """comparisons per prompt in the volume and epochs arms (prompts = comparisons / this)"""
-    epochs_base: int = 256
+    epochs_base: int = 128
     """D, the comparisons of the epochs arm"""
     epochs_k: int = 4
     """k: k epochs over D against 1 epoch over kD"""
@@ -104,14 +105,14 @@ class RMDataGrid:
 
 
 def run_seed(seed: int, store: RunStore | str | Path, grid: RMDataGrid = RMDataGrid(),
-             eval_config: RMEvalConfig = RMEvalConfig(), sft_policy: str = "", sft_steps: int = 0) -> pd.DataFrame:
+             eval_config: RMEvalConfig = RMEvalConfig(), scale: Scale = Scale()) -> pd.DataFrame:
     """Train (or load) and evaluate every reward model of the grid for one seed; one row per (arm point, split, n)."""
-    task = PipelineConfig().task
+    task = scale.task
     points = grid.points()
     configs = {spec: reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
                                    comparisons=spec.comparisons, epochs=spec.epochs)
                for _, _, spec in points}  # all configs built (and checked) before anything trains
-    sft = default_sft(store, seed, sft_policy, sft_steps, task)
+    sft = scale.sft(store, seed)
     results = {spec: reward_model_result(store, task, cfg, sft, eval_config) for spec, cfg in configs.items()}
     frames = []
     for arm, label, spec in points:
@@ -125,7 +126,7 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: RMDataGrid = RMDataG
         rows.insert(6, "epochs", spec.epochs)
         rows.insert(7, "trained_comparisons", spec.trained_comparisons)
         frames.append(rows)
-    return pd.concat(frames, ignore_index=True)
+    return count_once(pd.concat(frames, ignore_index=True))
 
 
 # --- analysis ----------------------------------------------------------------------------------
@@ -173,8 +174,6 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
     ``chance_margin``: an RM within 0.5 +- this pairwise accuracy counts as near chance;
     ``epochs_margin``: k epochs over D counts as equal to 1 epoch over D within this accuracy.
     """
-    from ..analysis import analyse_runs
-
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     n = headline_n if headline_n in set(table.n) else int(table.n.max())
@@ -192,9 +191,10 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
     # H2, part 2: accuracy grows with volume (largest against smallest volume), and the fitted law.
     vol = held[held.arm == "volume"]
     big, small = vol.comparisons.max(), vol.comparisons.min()
-    v_acc = seed_effect(_by_seed(vol, "pairwise_acc", comparisons=big), _by_seed(vol, "pairwise_acc", comparisons=small))
-    volume_text = ""
-    if vol.comparisons.nunique() >= 3 and seeds >= 1:
+    v_acc = seed_effect(_by_seed(vol, "pairwise_acc", comparisons=big),
+                        _by_seed(vol, "pairwise_acc", comparisons=small))
+    volume_text = "too few points for a fitted law (need 3 or more volumes and 6 or more runs)"
+    if vol.comparisons.nunique() >= 3 and len(vol) >= 6:
         try:
             fit = analyse_runs(vol.rename(columns={"comparisons": "x", "pairwise_acc": "metric"}),
                                forms="log_linear,saturating_power", n_boot=200 if seeds >= 3 else 0,

@@ -17,9 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..models import check_model_spec
-from ..pipeline import PipelineConfig
 from ..preference_data import ComparisonSpec
-from ..rm_eval import RMEvalConfig, default_sft, fmt_ci, reward_config, reward_model_result, seed_effect, shown_if
+from ..rm_eval import RMEvalConfig, Scale, count_once, fmt_ci, reward_config, reward_model_result, seed_effect, shown_if
 from ..store import RunStore
 from .common import Finding
 
@@ -30,14 +29,16 @@ AXIS = "rm_size"
 class RMSizeGrid:
     """RM sizes at fixed data."""
 
-    sizes: tuple[str, ...] = ("xs", "s", "m", "l")
+    sizes: tuple[str, ...] = ("xs", "s", "m")
     """RM presets (or checkpoint folders), each initialised from an SFT policy of that preset"""
-    n_prompts: int = 512
+    n_prompts: int = 128
     """distinct prompts of the fixed data"""
     responses_per_prompt: int = 4
     """policy samples per prompt"""
-    comparisons: int = 1024
-    """comparisons of the fixed data"""
+    comparisons: int = 256
+    """comparisons of the fixed data (below where RMs saturate on this task, so size can matter)"""
+    init_sft_steps: int = 0
+    """SFT steps of the SFT models the RMs start from; 0: the scale's (then shared with the policy-size axis)"""
 
     def __post_init__(self):
         if len(self.sizes) < 2:
@@ -51,23 +52,25 @@ class RMSizeGrid:
 
 
 def run_seed(seed: int, store: RunStore | str | Path, grid: RMSizeGrid = RMSizeGrid(),
-             eval_config: RMEvalConfig = RMEvalConfig(), sft_policy: str = "", sft_steps: int = 0) -> pd.DataFrame:
+             eval_config: RMEvalConfig = RMEvalConfig(), scale: Scale = Scale()) -> pd.DataFrame:
     """Every RM size for one seed on the same comparisons, evaluated; one row per (size, split, n)."""
-    task = PipelineConfig().task
+    task = scale.task
     spec = grid.spec()
     cfg = reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
                         comparisons=spec.comparisons)
-    data_sft = default_sft(store, seed, sft_policy, sft_steps, task)
+    data_sft = scale.sft(store, seed)
     frames = []
     for order, size in enumerate(grid.sizes):
-        init_sft = default_sft(store, seed, size, sft_steps, task)
+        init_sft = scale.sft(store, seed, policy=size, steps=grid.init_sft_steps)
         rows = reward_model_result(store, task, cfg, data_sft, eval_config, init_sft=init_sft).rows.copy()
         rows.insert(0, "seed", seed)
         rows.insert(1, "rm_size", size)
         rows.insert(2, "size_order", order)
         rows["init_sft_run"] = init_sft.run_id
+        # the RM of the data policy's own preset starts from the data policy: its SFT is counted in sft_flops
+        rows["init_sft_flops"] = init_sft.metrics["sft/flops"] if init_sft.run_id != data_sft.run_id else np.nan
         frames.append(rows)
-    return pd.concat(frames, ignore_index=True)
+    return count_once(pd.concat(frames, ignore_index=True))
 
 
 def size_order(table: pd.DataFrame) -> list[str]:

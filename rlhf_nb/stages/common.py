@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import datasets
 import pandas as pd
 import torch
 from transformers import PrinterCallback, Trainer
@@ -21,7 +22,8 @@ from ..device import accelerator_available, use_bf16
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-hf_logging.disable_progress_bar()  # weight loading/saving bars, once per stage, say nothing useful
+hf_logging.disable_progress_bar()
+datasets.disable_progress_bars()  # the env variable is too late once another module imported datasets  # weight loading/saving bars, once per stage, say nothing useful
 hf_logging.set_verbosity_error()
 
 

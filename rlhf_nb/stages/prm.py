@@ -29,11 +29,18 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
-from transformers import AutoModelForSequenceClassification, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
+from transformers import (
+    AutoModelForSequenceClassification,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+)
 
+from ..device import default_device
 from ..models import load_tokenizer
 from ..task import Problem, step_end_offsets, step_labels
-from .common import log_history_frame, quiet, trainer_kwargs
+from .common import log_history_frame, per_device_batch, quiet, trainer_kwargs
 
 if TYPE_CHECKING:
     from .reward import RewardStageConfig
@@ -45,7 +52,8 @@ HEAD_FILE = "rm_head.json"
 
 # --- where the steps are ---------------------------------------------------------------------
 
-def step_token_positions(tokenizer: PreTrainedTokenizerBase, prompt: str, completion: str) -> tuple[list[int], list[int]]:
+def step_token_positions(tokenizer: PreTrainedTokenizerBase, prompt: str,
+                         completion: str) -> tuple[list[int], list[int]]:
     """The ids a reward model reads (prompt + completion, no special tokens) and the token ending each step.
 
     Positions come from the tokenizer's character offsets, so any fast tokenizer works, not
@@ -68,7 +76,8 @@ def step_token_positions(tokenizer: PreTrainedTokenizerBase, prompt: str, comple
     return ids, positions
 
 
-def encode_step_example(tokenizer: PreTrainedTokenizerBase, problem: Problem, prompt: str, completion: str) -> dict[str, list]:
+def encode_step_example(tokenizer: PreTrainedTokenizerBase, problem: Problem, prompt: str,
+                        completion: str) -> dict[str, list]:
     """``input_ids``, ``step_mask`` (1 at step-end tokens) and ``step_labels`` (1 = right so far) for one response.
 
     Labels that land on one token (an empty step, or the extra label of a missing step) are
@@ -145,7 +154,7 @@ class PRMTrainer(Trainer):
 
 
 def train_prm(config: "RewardStageConfig", examples: Sequence[tuple[Problem, str, str]], model: PreTrainedModel,
-              tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> dict[str, Any]:
+              tokenizer: PreTrainedTokenizerBase, out_dir: Path, model_is_preset: bool = True) -> dict[str, Any]:
     """Train ``model`` (a scalar-head RM initialised from the SFT policy) on step labels of ``examples``.
 
     ``examples`` are (problem, prompt, completion) triples: the responses of the comparisons,
@@ -158,8 +167,9 @@ def train_prm(config: "RewardStageConfig", examples: Sequence[tuple[Problem, str
     per_step = 2 * config.comparisons_per_step
     steps = config.epochs * math.ceil(len(rows) / per_step)
     args = TrainingArguments(
-        **trainer_kwargs(str(out_dir / "trainer"), config.seed, config.learning_rate, steps, per_step,
-                         model_is_preset=True, precision=config.precision, logging_steps=max(1, steps // 50)),
+        **trainer_kwargs(str(out_dir / "trainer"), config.seed, config.learning_rate, steps,
+                         per_device_batch(per_step, "2 x comparisons_per_step"), model_is_preset=model_is_preset,
+                         precision=config.precision, logging_steps=max(1, steps // 50)),
         remove_unused_columns=False,
     )
     trainer = quiet(PRMTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
@@ -171,7 +181,7 @@ def train_prm(config: "RewardStageConfig", examples: Sequence[tuple[Problem, str
     n_steps = sum(sum(r["step_mask"]) for r in rows)
     share_right = sum(sum(l for l, m in zip(r["step_labels"], r["step_mask"]) if m) for r in rows) / max(n_steps, 1)
     return {
-        "steps": steps, "seconds": seconds, "model": trainer.model,
+        "steps": steps, "seconds": seconds, "trainer": trainer,
         "log": log_history_frame(trainer.state.log_history),
         "tokens": config.epochs * sum(len(r["input_ids"]) for r in rows),
         "metrics": {"prm/step_labels": n_steps, "prm/share_right_steps": share_right,
@@ -200,7 +210,7 @@ class ProcessReward:
 
     __name__ = "proxy"  # TRL names logged reward columns after the function, as for ProxyReward
 
-    def __init__(self, path: str | Path, aggregate: str | None = None, device: torch.device | str = "cpu",
+    def __init__(self, path: str | Path, aggregate: str | None = None, device: torch.device | str | None = None,
                  batch_size: int = 512):
         self.path = str(path)
         head = read_head(path)
@@ -208,7 +218,9 @@ class ProcessReward:
         if self.aggregate not in STEP_AGGREGATES:
             raise ValueError(f"aggregate={self.aggregate!r}: use one of {STEP_AGGREGATES}")
         self.tokenizer = load_tokenizer(path)
-        self.model = AutoModelForSequenceClassification.from_pretrained(self.path, use_safetensors=True).to(device)
+        # float32 whatever the saved dtype, on this process's GPU when there is one (as ProxyReward)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            self.path, use_safetensors=True, dtype=torch.float32).to(device or default_device())
         self.model.eval()
         self.batch_size = batch_size
 

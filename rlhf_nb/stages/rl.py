@@ -22,9 +22,10 @@ from datasets import Dataset
 from ..compute import forward_flops, train_flops
 from ..device import VLLM_MODES, vllm_generation_kwargs
 from ..models import count_parameters, is_preset_checkpoint, load_causal_lm, load_tokenizer
-from ..rewards import GoldReward, ProxyReward
+from ..rewards import GoldReward
 from ..task import AdditionTask
 from ..tracking import PolicyTracker
+from .reward import load_reward
 from .common import log_history_frame, quiet, save_trained, trainer_kwargs
 
 ALGORITHMS = ("grpo", "rloo", "ppo")
@@ -142,7 +143,8 @@ def train_rl(
         raise ValueError("reward='proxy' needs a trained reward model; run the reward stage first or use reward='gold'")
     policy, tokenizer = load_causal_lm(sft_model_dir), load_tokenizer(sft_model_dir)
     ref_model = load_causal_lm(sft_model_dir)
-    proxy = ProxyReward(reward_model_dir) if reward_model_dir is not None else None
+    # an outcome, multi-task or process reward model, behind one callable
+    proxy = load_reward(reward_model_dir) if reward_model_dir is not None else None
     tracker = PolicyTracker(task, tokenizer, ref_model, task.problems("heldout", config.track_prompts, config.seed + 7),
                             config.track_every_steps, config.max_completion_tokens, config.seed, reward=proxy)
     start = time.perf_counter()

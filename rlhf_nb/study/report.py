@@ -20,6 +20,7 @@ from nbconvert import HTMLExporter
 from .runner import StudyPaths
 
 FINDING_ORDER = [f"H{i}" for i in range(1, 9)] + [f"G{i}" for i in range(1, 9)]
+EXTRA_FINDINGS = ("H3-bon",)  # the best-of-n half of H3, reported beside it
 CLAIMS = {
     "H1": "samples per prompt saturate", "H2": "prompt diversity beats responses per prompt",
     "H3": "a larger RM gives a modest policy gain", "H4": "a larger policy gains less from a fixed RM",
@@ -45,7 +46,7 @@ def scorecard(results_dir: Path) -> pd.DataFrame:
     """One row per finding H1-H8, G1-G8; findings no axis produced are listed as not tested."""
     found = {f["id"]: f for f in _load_json(results_dir / "findings")}
     rows = []
-    for fid in FINDING_ORDER:
+    for fid in FINDING_ORDER + [f for f in EXTRA_FINDINGS if f in found]:
         f = found.get(fid)
         if f is None:
             rows.append({"id": fid, "claim": CLAIMS[fid], "verdict": "not tested", "effect": None, "ci": None,

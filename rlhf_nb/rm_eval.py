@@ -1,0 +1,410 @@
+"""Reward-model experiments through the run store: data from an SFT policy, a reward model, its evaluation.
+
+Evaluation is on held-out prompts (in distribution) and out-of-distribution prompts, apart.
+For each split one pool of N policy samples per prompt is drawn once per SFT policy and
+shared by every reward model evaluated on it. From the pool:
+
+- pairwise accuracy: over every (right, wrong) pair of responses to one prompt, the share the
+  reward model orders right (ties count half);
+- best-of-n, n = 1 .. N: the gold accuracy of the response the reward model picks among n
+  samples, and its proxy score, with the unbiased estimator of :mod:`rlhf_nb.best_of_n`,
+  next to the KL upper bound ln n - (n-1)/n and the oracle (picking by gold).
+
+Store stages (each cached, so a finished seed costs nothing to rerun):
+
+- ``rm_chunk``: a chunk of the reward-model prompt stream sampled from a data policy; the
+  comparisons of any :class:`~rlhf_nb.preference_data.ComparisonSpec` are cut from these, so
+  grid points that share a policy, seed and responses per prompt sample once;
+- ``reward``: the reward model (the pipeline's stage: the same config gives the same run);
+- ``rm_pool``: an evaluation pool; ``rm_eval``: one reward model on the pools.
+
+Also here, for the RM axes: :class:`Scale` (the knobs they share with the other axes' notebooks,
+on top of the pipeline's default configs), FLOPs bookkeeping for axis tables
+(:func:`count_once`), and the paired-by-seed effects their findings rest on.
+
+What it does not do: fit or decide a finding for a whole axis (see :mod:`rlhf_nb.axes`).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, effect_ci, equivalence_verdict, verdict
+from .best_of_n import best_of_n_curve
+from .compute import forward_flops
+from .models import count_parameters, load_causal_lm, load_tokenizer
+from .pipeline import PipelineConfig, run_sft
+from .preference_data import ResponsePool, chunk_prompts, data_seed, pool_chunk, sample_pool, select_comparisons
+from .stages.prm import STEP_AGGREGATES, ProcessReward, aggregate_steps
+from .stages.reward import RewardStageConfig, load_reward, train_reward_model
+from .stages.sft import SFTStageConfig
+from .store import Run, RunStore
+from .task import AdditionTask
+
+EVAL_SPLITS = ("heldout", "ood")
+DEFAULT_NS = (1, 2, 4, 8, 16, 32, 64)
+
+
+@dataclass(frozen=True)
+class RMEvalConfig:
+    """Evaluation of reward models on pools of policy samples, in and out of distribution."""
+
+    prompts: int = 64
+    """prompts per split"""
+    samples_per_prompt: int = 64
+    """pool size N per prompt; best-of-n is estimated for every n <= N without bias"""
+    ns: tuple[int, ...] = DEFAULT_NS
+    """best-of-n budgets reported"""
+    max_new_tokens: int = 48
+    """generation budget; a 5-term OOD answer is about 30 characters"""
+    seed: int = 1234
+    """evaluation prompts and sampling seed: fixed across runs so reward models meet the same prompts"""
+    splits: tuple[str, ...] = EVAL_SPLITS
+    """splits evaluated"""
+
+    def __post_init__(self):
+        if self.prompts <= 0 or self.samples_per_prompt <= 0:
+            raise ValueError(f"prompts={self.prompts}, samples_per_prompt={self.samples_per_prompt}: must be positive")
+        if not self.ns or min(self.ns) < 1:
+            raise ValueError(f"ns={self.ns}: give best-of-n budgets of 1 or more")
+        if max(self.ns) > self.samples_per_prompt:
+            raise ValueError(
+                f"best-of-n up to n={max(self.ns)} needs a pool of at least that many samples per prompt, but "
+                f"samples_per_prompt={self.samples_per_prompt}; raise samples_per_prompt to {max(self.ns)} or drop "
+                "the larger n")
+        unknown = set(self.splits) - set(EVAL_SPLITS)
+        if unknown:
+            raise ValueError(f"splits={self.splits}: unknown {sorted(unknown)}; use {EVAL_SPLITS}")
+
+
+def parse_ns(text: str, pool_size: int = 0) -> tuple[int, ...]:
+    """``"1,2,4"`` -> ``(1, 2, 4)`` (a notebook parameter); empty: the powers of two up to ``pool_size``."""
+    if not str(text).strip():
+        if pool_size < 1:
+            raise ValueError("ns is empty and no pool size was given: pass ns like '1,2,4' or the pool size")
+        return tuple(2**i for i in range(int(np.log2(pool_size)) + 1))
+    try:
+        ns = tuple(sorted({int(s) for s in str(text).split(",") if s.strip()}))
+    except ValueError:
+        raise ValueError(f"ns={text!r}: give comma-separated integers such as '1,2,4,8'") from None
+    if not ns:
+        raise ValueError(f"ns={text!r}: give at least one n")
+    return ns
+
+
+# --- configs built on the pipeline's defaults ----------------------------------------------------
+
+def default_task(digits: int = 0) -> AdditionTask:
+    """The pipeline's default task; ``digits`` (per term) overrides it when set (an easier task for quick checks)."""
+    task = PipelineConfig().task
+    return replace(task, digits=digits) if digits else task
+
+
+def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0) -> SFTStageConfig:
+    """The pipeline's default SFT stage for ``seed``; ``policy``, ``steps``, ``problems`` override it when set."""
+    overrides: dict[str, Any] = {"seed": seed}
+    if policy:
+        overrides["policy"] = policy
+    if steps:
+        overrides["sft_steps"] = steps
+    if problems:
+        overrides["train_problems"] = problems
+    return replace(PipelineConfig().sft, **overrides)
+
+
+def reward_config(seed: int, **overrides: Any) -> RewardStageConfig:
+    """The pipeline's default reward stage with the axis's knobs; its own evaluation is off (rm_eval does it)."""
+    return replace(PipelineConfig().reward, seed=seed, eval_prompts=0, **overrides)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Knobs every RM axis shares with the other axes' notebooks (same names); 0 or "" keeps the pipeline default."""
+
+    policy: str = ""
+    """SFT policy preset whose samples make the data and the evaluation pools"""
+    sft_steps: int = 0
+    """SFT optimizer steps of every SFT model"""
+    sft_problems: int = 0
+    """distinct SFT training problems"""
+    task_digits: int = 0
+    """digits per addition term"""
+
+    @property
+    def task(self) -> AdditionTask:
+        return default_task(self.task_digits)
+
+    def sft(self, store: RunStore | str | Path, seed: int, policy: str = "", steps: int = 0) -> Run:
+        """Train (or load) the SFT run for ``seed``; ``policy`` and ``steps`` override this scale's when set."""
+        config = sft_config(seed, policy or self.policy, steps or self.sft_steps, self.sft_problems)
+        return run_sft(_store(store), self.task, config)
+
+
+# --- store stages ------------------------------------------------------------------------------
+
+def _store(store: RunStore | str | Path) -> RunStore:
+    return store if isinstance(store, RunStore) else RunStore(store)
+
+
+def cached_chunks(store: RunStore, task: AdditionTask, sft: Run, responses_per_prompt: int, seed: int,
+                  max_new_tokens: int = 48) -> Iterator[ResponsePool]:
+    """Chunks 0, 1, ... of the reward-model prompt stream, each sampled once and kept in the store."""
+    policy: dict[str, Any] = {}
+
+    def compute(index: int):
+        def run(out: Path) -> dict[str, Any]:
+            if not policy:
+                policy["model"] = load_causal_lm(sft.path / "model")
+                policy["tokenizer"] = load_tokenizer(sft.path / "model")
+            pool = pool_chunk(policy["model"], policy["tokenizer"], task, responses_per_prompt, seed, index,
+                              max_new_tokens)
+            (out / "pool.json").write_text(json.dumps(pool.to_json()))
+            return {"chunk/prompts": len(pool.prompts), "chunk/share_correct": pool.share_correct()}
+        return run
+
+    index = 0
+    while True:
+        params = {"task": asdict(task), "upstream": {"sft": sft.run_id}, "responses_per_prompt": responses_per_prompt,
+                  "seed": seed, "stream": data_seed(seed), "index": index,
+                  "chunk_prompts": chunk_prompts(responses_per_prompt),
+                  "max_new_tokens": max_new_tokens}
+        run = store.execute("rm_chunk", params, compute(index))
+        yield ResponsePool.from_json(json.loads((run.path / "pool.json").read_text()))
+        index += 1
+
+
+def run_reward_model(store: RunStore | str | Path, task: AdditionTask, config: RewardStageConfig, data_sft: Run,
+                     init_sft: Run | None = None) -> Run:
+    """Train (or load) a reward model on data sampled from ``data_sft``, initialised from ``init_sft`` (default: same).
+
+    With the same data and init policy, the run is the pipeline's ``run_reward`` run: either
+    computes it, both find it.
+    """
+    store = _store(store)
+    upstream = {"sft": data_sft.run_id}
+    if init_sft is not None and init_sft.run_id != data_sft.run_id:
+        upstream["init_sft"] = init_sft.run_id
+    params = {"task": asdict(task), "config": asdict(config), "upstream": upstream, "seed": config.seed}
+    init_dir = (init_sft or data_sft).path / "model"
+
+    def compute(out: Path) -> dict[str, Any]:
+        spec = config.data_spec()
+        data = None
+        if spec is not None:  # cut the comparisons from cached chunks: shared by every RM on this policy and seed
+            chunks = cached_chunks(store, task, data_sft, spec.responses_per_prompt, config.seed)
+            data = select_comparisons(chunks, spec, config.seed, config.max_pool_prompts)
+        return train_reward_model(config, task, data_sft.path / "model", out, init_model_dir=init_dir, data=data)
+
+    return store.execute("reward", params, compute)
+
+
+def run_eval_pool(store: RunStore | str | Path, task: AdditionTask, sft: Run, split: str, config: RMEvalConfig) -> Run:
+    """Sample (or load) the evaluation pool of ``split``: ``config.prompts`` x ``config.samples_per_prompt``."""
+    store = _store(store)
+    params = {"task": asdict(task), "upstream": {"sft": sft.run_id}, "split": split, "prompts": config.prompts,
+              "samples_per_prompt": config.samples_per_prompt, "max_new_tokens": config.max_new_tokens,
+              "seed": config.seed}
+
+    def compute(out: Path) -> dict[str, Any]:
+        model, tokenizer = load_causal_lm(sft.path / "model"), load_tokenizer(sft.path / "model")
+        problems = task.problems(split, config.prompts, config.seed)
+        pool = sample_pool(model, tokenizer, task, split, config.prompts, config.samples_per_prompt, config.seed,
+                           config.max_new_tokens, problems=problems)
+        (out / "pool.json").write_text(json.dumps(pool.to_json()))
+        distinct = np.mean([len(set(r)) for r in pool.responses])
+        tokens = sum((len(p) + len(c)) for p, rs in zip(pool.prompts, pool.responses) for c in rs)  # 1 char = 1 token
+        return {"pool/share_correct": pool.share_correct(), "pool/distinct_per_prompt": float(distinct),
+                "pool/flops": forward_flops(count_parameters(model, non_embedding=True), tokens)}
+
+    return store.execute("rm_pool", params, compute)
+
+
+def load_pool(run: Run) -> ResponsePool:
+    return ResponsePool.from_json(json.loads((run.path / "pool.json").read_text()))
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+def _per_distinct_response(pool: ResponsePool, fn) -> list[list[Any]]:
+    """``fn`` applied once per distinct (prompt, completion), spread back over the pool; many samples repeat here."""
+    keys = sorted({(p, c) for p, rs in zip(pool.prompts, pool.responses) for c in rs})
+    lookup = dict(zip(keys, fn([k[0] for k in keys], [k[1] for k in keys])))
+    return [[lookup[(p, c)] for c in rs] for p, rs in zip(pool.prompts, pool.responses)]
+
+
+def pool_pairwise_accuracy(scores: Sequence[np.ndarray], correct: Sequence[Sequence[bool]]) -> float:
+    """Over all (right, wrong) pairs within each prompt, the share ordered right (ties half)."""
+    hits = total = 0.0
+    for s, c in zip(scores, correct):
+        c = np.asarray(c, dtype=bool)
+        right, wrong = s[c], s[~c]
+        if right.size and wrong.size:
+            diff = right[:, None] - wrong[None, :]
+            hits += (diff > 0).sum() + 0.5 * (diff == 0).sum()
+            total += diff.size
+    return float(hits / total) if total else float("nan")
+
+
+def evaluate_on_pool(reward, pool: ResponsePool, ns: Sequence[int]) -> tuple[dict[str, float], pd.DataFrame]:
+    """Pairwise accuracy and the best-of-n curve of one reward model on one pool.
+
+    A process RM is evaluated under every step aggregation (``aggregate`` column); its own
+    aggregation is the one marked ``primary``.
+    """
+    gold = [np.asarray(c, dtype=float) for c in pool.correct]
+    if isinstance(reward, ProcessReward):
+        steps = _per_distinct_response(pool, reward.step_scores)  # step logits once, every aggregation from them
+        per_agg = {agg: [np.array([aggregate_steps(x, agg) for x in row]) for row in steps] for agg in STEP_AGGREGATES}
+        primary = reward.aggregate
+    else:
+        per_agg = {"outcome": [np.array(row, dtype=float) for row in _per_distinct_response(pool, reward.score)]}
+        primary = "outcome"
+    frames = []
+    for agg, scores in per_agg.items():
+        curve = best_of_n_curve(scores, gold, ns)
+        curve.insert(0, "aggregate", agg)
+        curve["primary"] = agg == primary
+        curve["pairwise_acc"] = pool_pairwise_accuracy(scores, pool.correct)
+        frames.append(curve)
+    table = pd.concat(frames, ignore_index=True)
+    main = table[table.primary]
+    metrics = {"pairwise_acc": float(main.pairwise_acc.iloc[0]), "pool_acc": float(np.mean([g.mean() for g in gold]))}
+    for row in main.itertuples():
+        metrics[f"bon/{row.n}/gold"] = row.gold
+        metrics[f"bon/{row.n}/proxy"] = row.proxy
+        metrics[f"bon/{row.n}/oracle"] = row.oracle
+    return metrics, table
+
+
+def run_reward_eval(store: RunStore | str | Path, task: AdditionTask, rm: Run, sft: Run, config: RMEvalConfig) -> Run:
+    """Evaluate (or load the evaluation of) reward model ``rm`` on ``sft``'s pools of every split."""
+    store = _store(store)
+    pools = {split: run_eval_pool(store, task, sft, split, config) for split in config.splits}
+    params = {"upstream": {"reward": rm.run_id, **{f"pool/{s}": r.run_id for s, r in pools.items()}},
+              "ns": list(config.ns)}
+
+    def compute(out: Path) -> dict[str, Any]:
+        reward = load_reward(rm.path / "model")
+        metrics, frames, tokens = {}, [], 0
+        for split, run in pools.items():
+            pool = load_pool(run)
+            m, table = evaluate_on_pool(reward, pool, config.ns)
+            metrics.update({f"eval/{split}/{k}": v for k, v in m.items()})
+            table.insert(0, "split", split)
+            frames.append(table)
+            scored = {(p, c) for p, rs in zip(pool.prompts, pool.responses) for c in rs}  # distinct responses
+            tokens += sum(len(p) + len(c) for p, c in scored)
+        pd.concat(frames, ignore_index=True).to_csv(out / "bon.csv", index=False)
+        metrics["eval/flops"] = forward_flops(count_parameters(reward.model, non_embedding=True), tokens)
+        return metrics
+
+    return store.execute("rm_eval", params, compute)
+
+
+def eval_rows(evaluation: Run, primary_only: bool = True) -> pd.DataFrame:
+    """An evaluation's tidy rows: one per (split, n) (and aggregate, when ``primary_only`` is False)."""
+    table = pd.read_csv(evaluation.path / "bon.csv")
+    if primary_only:
+        table = table[table.primary].drop(columns=["primary"])
+    return table.reset_index(drop=True)
+
+
+@dataclass
+class RMResult:
+    """One reward model and its evaluation, with the tidy rows an axis table is made of."""
+
+    reward: Run
+    evaluation: Run
+    rows: pd.DataFrame = field(repr=False)
+
+
+def reward_model_result(store: RunStore | str | Path, task: AdditionTask, config: RewardStageConfig, data_sft: Run,
+                        eval_config: RMEvalConfig, init_sft: Run | None = None) -> RMResult:
+    """Train-or-load one reward model and evaluate-or-load it; rows carry the RM's metrics next to the curve."""
+    store = _store(store)
+    rm = run_reward_model(store, task, config, data_sft, init_sft)
+    evaluation = run_reward_eval(store, task, rm, data_sft, eval_config)
+    pools = [store.load("rm_pool", run_id) for key, run_id in evaluation.params["upstream"].items()
+             if key.startswith("pool/")]
+    rows = eval_rows(evaluation)
+    rows["rm_params"] = rm.metrics["rm/params"]
+    rows["rm_seconds"] = rm.metrics["rm/seconds"]
+    rows["rm_train_pairwise_acc"] = rm.metrics["rm/train/pairwise_acc"]
+    rows["distinct_text_pairs"] = rm.metrics.get("data/distinct_text_pairs", np.nan)
+    rows["sampled_prompts"] = rm.metrics.get("data/sampled_prompts", np.nan)
+    rows["pool_share_correct"] = rm.metrics.get("data/pool_share_correct", np.nan)
+    # Compute, with the run it belongs to; count_once() keeps one row per run so sums count each run once.
+    rows["rm_flops"], rows["reward_run"] = rm.metrics["rm/flops"], rm.run_id
+    rows["eval_flops"], rows["eval_run"] = evaluation.metrics["eval/flops"], evaluation.run_id
+    rows["pool_flops"] = sum(p.metrics["pool/flops"] for p in pools)
+    rows["pool_runs"] = "+".join(p.run_id for p in pools)
+    rows["sft_flops"], rows["sft_run"] = data_sft.metrics["sft/flops"], data_sft.run_id
+    return RMResult(rm, evaluation, rows)
+
+
+FLOPS_COLUMNS = {"rm_flops": "reward_run", "eval_flops": "eval_run", "pool_flops": "pool_runs", "sft_flops": "sft_run",
+                 "init_sft_flops": "init_sft_run"}
+"""Each FLOPs column of an axis table and the run-id column it belongs to."""
+
+
+def count_once(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep each run's FLOPs on its first row only (NaN elsewhere): a column sum then counts every run once.
+
+    An axis table repeats a run's numbers on every (split, n) row and across arms; the study
+    report sums every ``*flops*`` column of the table to get the axis's compute.
+    """
+    out = table.copy()
+    for flops, run in FLOPS_COLUMNS.items():
+        if flops in out and run in out:
+            out.loc[out.duplicated(subset=[run]), flops] = np.nan
+    return out
+
+
+# --- effects over seeds, for the axes' findings ----------------------------------------------------
+
+def seed_effect(a: pd.Series, b: pd.Series) -> tuple[float, tuple[float, float], int]:
+    """mean(a - b) paired by seed (Series indexed by seed), its 95 % t interval and the number of seeds.
+
+    A t interval, not a bootstrap: with three seeds a bootstrap has a handful of distinct
+    resamples and is too narrow. With fewer than two common seeds the interval is (nan, nan).
+    """
+    common = sorted(set(a.dropna().index) & set(b.dropna().index))
+    if len(common) < 2:
+        est = float((a.loc[common] - b.loc[common]).mean()) if common else float("nan")
+        return est, (float("nan"), float("nan")), len(common)
+    e = effect_ci(a.loc[common], b.loc[common], method="t")
+    return e.estimate, e.ci, len(common)
+
+
+def shown_if(effect: float, ci: tuple[float, float], direction: int = 1, margin: float = 0.0) -> str:
+    """The analysis layer's verdict, inconclusive when there is no interval (one seed)."""
+    if not np.isfinite(ci).all():
+        return INCONCLUSIVE
+    return verdict(effect, ci, direction=direction, margin=margin)
+
+
+def same_within(effect: float, ci: tuple[float, float], margin: float) -> str:
+    """Equivalence verdict (``|effect| < margin``), inconclusive without an interval."""
+    if not np.isfinite(ci).all():
+        return INCONCLUSIVE
+    return equivalence_verdict(effect, ci, margin=margin)
+
+
+def combine_verdicts(verdicts: Sequence[str]) -> str:
+    """A claim made of parts: shown when every part is, not shown when any part is not, else inconclusive."""
+    if all(v == SHOWN for v in verdicts):
+        return SHOWN
+    if any(v == NOT_SHOWN for v in verdicts):
+        return NOT_SHOWN
+    return INCONCLUSIVE
+
+
+def fmt_ci(effect: float, ci: tuple[float, float]) -> str:
+    if np.isfinite(ci).all():
+        return f"{effect:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+    return f"{effect:+.3f} [no interval]"
