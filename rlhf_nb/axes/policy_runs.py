@@ -9,9 +9,10 @@ This module holds what they would otherwise copy:
 - :func:`run_point`: one grid point, every stage through the run store (cached);
 - :func:`point_rows`: its tidy rows, one per tracked RL step (a constant-learning-rate run
   truncated at step k is the run of length k, so RL length is a grid dimension of every run);
-  evaluation and compute columns are filled on the run's last row only, and the SFT and
-  reward-model FLOPs only on the first row that uses each run, so summing a table's
-  ``*flops*`` columns counts each run once;
+  evaluation and compute columns are filled on the run's last row only, and the ``*_flops``
+  columns only on the first row that uses each run (a run shared by two grid points, or the
+  SFT model under every point, is listed once), so summing a table's ``*flops*`` columns
+  counts each run once; ``rl_compute_to_step`` is the RL run's FLOPs up to each row's step;
 - :func:`bon_rows`: best-of-n by the proxy on the SFT policy (via :mod:`rlhf_nb.best_of_n`),
   cached in the store as stage ``bon_curve``;
 - :func:`seed_effect` and :func:`combine`: per-seed effects with t intervals, and the verdict
@@ -37,7 +38,7 @@ from ..rewards import ProxyReward
 from ..sampling import sample
 from ..stages.rl import RLStageConfig
 from ..store import Run, RunStore
-from ..task import AdditionTask, Problem
+from ..task import Problem
 from .common import Finding, write_finding, write_table
 
 
@@ -106,12 +107,6 @@ class Scale:
 
 def _given(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v}
-
-
-def scale_from(params: dict[str, Any]) -> Scale:
-    """A :class:`Scale` from a notebook's parameters (names not in Scale are ignored)."""
-    names = Scale.__dataclass_fields__
-    return Scale(**{k: v for k, v in params.items() if k in names})
 
 
 # ------------------------------------------------------------------------------------------
@@ -196,13 +191,12 @@ def point_rows(runs: PointRuns, seen: set[str] | None = None, **labels: Any) -> 
     last = rows.index[-1]
     e_sft, e_rl = runs.sft_eval.metrics, runs.rl_eval.metrics
     final = {
-        "rl_flops": m_rl["rl/flops"],
         "rl_seconds": m_rl["rl/seconds"],
         "rl_step_seconds": float(log[step_col].median()) if step_col else float("nan"),
     }
     seen = seen if seen is not None else set()
-    for key, run, metric in (("sft_flops", runs.sft, "sft/flops"), ("rm_flops", runs.reward, "rm/flops"),
-                             ("rm_sft_flops", runs.rm_sft, "sft/flops")):
+    for key, run, metric in (("rl_flops", runs.rl, "rl/flops"), ("sft_flops", runs.sft, "sft/flops"),
+                             ("rm_flops", runs.reward, "rm/flops"), ("rm_sft_flops", runs.rm_sft, "sft/flops")):
         final[key] = run.metrics.get(metric) if run.run_id not in seen else float("nan")
         seen.add(run.run_id)
     for split in ("heldout", "ood"):
@@ -265,6 +259,7 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
 
     run = store.execute("bon_curve", params, compute)
     rows = pd.read_csv(run.path / "bon.csv")
+    rows["final"] = False  # not an RL run's last row
     for key, value in reversed(list(labels.items())):
         rows.insert(0, key, value)
     return rows
@@ -338,6 +333,31 @@ def interp_at(x: np.ndarray, y: np.ndarray, x0: float) -> float:
     if not len(x) or x0 < x[0] or x0 > x[-1]:
         return float("nan")
     return float(np.interp(x0, x, y))
+
+
+def until_back_to_baseline(curve: pd.DataFrame) -> pd.DataFrame:
+    """The tracked rows of one run up to the first point after its gold peak where the gain is back to <= 0.
+
+    Gao's laws describe a gold score without a floor; accuracy stops at 0, so once the policy
+    has overoptimised back below its SFT level, what follows is the floor, not the law. The
+    law's own zero (d_zero) is kept in range by including that first point.
+    """
+    c = curve.sort_values("step")
+    gain = c["gold_gain"].to_numpy()
+    peak = int(np.argmax(gain))
+    after = np.flatnonzero(gain[peak:] <= 0)
+    return c if not len(after) else c.iloc[: peak + after[0] + 1]
+
+
+def best_up_to(kl: np.ndarray, gain: np.ndarray, k: float) -> float:
+    """The best gold gain a run reached at KL <= k (linear between tracked points, from (0, 0)).
+
+    An early-stopping oracle: the most favourable reading of an RL curve at a KL budget.
+    """
+    order = np.argsort(kl, kind="stable")
+    x = np.concatenate([[0.0], np.asarray(kl, dtype=float)[order]])
+    y = np.maximum.accumulate(np.concatenate([[0.0], np.asarray(gain, dtype=float)[order]]))
+    return float(np.interp(k, x, y))
 
 
 def first_crossing(x: np.ndarray, y: np.ndarray, level: float) -> float:

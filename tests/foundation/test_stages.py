@@ -31,8 +31,12 @@ def test_sft_changes_the_policy_and_logs_falling_loss(toy_config, toy_pipeline):
 
 def test_reward_model_is_initialised_from_sft_and_scores_like_rl(toy_pipeline):
     rm = toy_pipeline.reward
-    assert rm.metrics["rm/comparisons"] > 0 and _finite(rm.metrics)
-    assert 0.0 <= rm.metrics["rm/heldout/pairwise_acc"] <= 1.0
+    assert rm.metrics["rm/comparisons"] > 0
+    accuracies = {k: v for k, v in rm.metrics.items() if k.endswith("pairwise_acc")}
+    # at toy scale a split may offer no (right, wrong) pair to compare: NaN, never a made-up number
+    assert all(math.isnan(v) or 0.0 <= v <= 1.0 for v in accuracies.values())
+    assert not all(math.isnan(v) for v in accuracies.values())
+    assert _finite({k: rm.metrics[k] for k in ("rm/flops", "rm/seconds", "rm/comparisons", "rm/params")})
     proxy = ProxyReward(rm.path / "model")
     # one scoring path: the ids the trainer saw are the ids the scorer reads (no EOS appended)
     ids = reward_input_ids(proxy.tokenizer, "1+2=", "1+2=3")
