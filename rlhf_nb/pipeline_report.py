@@ -3,9 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless by default; Jupyter's inline backend still renders figures
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
