@@ -34,8 +34,8 @@ from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, effect_ci
 from ..best_of_n import best_of_n_curve
 from ..models import load_causal_lm, load_tokenizer
 from ..pipeline import PipelineConfig, run_eval, run_reward, run_rl, run_sft
-from ..rewards import ProxyReward
 from ..sampling import sample
+from ..stages.reward import load_reward
 from ..stages.rl import RLStageConfig
 from ..store import Run, RunStore
 from ..task import Problem
@@ -246,7 +246,7 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
 
     def compute(out: Path) -> dict[str, Any]:
         model, tokenizer = load_causal_lm(sft.path / "model"), load_tokenizer(sft.path / "model")
-        proxy = ProxyReward(reward.path / "model")
+        proxy = load_reward(reward.path / "model")  # an outcome or a process reward model
         flat = [p for p in problems for _ in range(n_max)]
         s = sample(model, tokenizer, [p.prompt for p in flat], max_new_tokens, seed=sample_seed)
         scores = np.array(proxy.score([p.prompt for p in flat], s.completions)).reshape(len(problems), n_max)
@@ -270,6 +270,9 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
 # ------------------------------------------------------------------------------------------
 
 
+MIN_SEEDS = 3  # the study's rule: a verdict rests on at least 3 seeds; fewer give numbers, not verdicts
+
+
 @dataclass(frozen=True)
 class SeedEffect:
     """Mean of a per-seed quantity and its t interval (nan with fewer than 2 seeds)."""
@@ -281,14 +284,14 @@ class SeedEffect:
     def verdict(self, direction: int = +1, margin: float = 0.0) -> str:
         from ..analysis import verdict
 
-        if self.n < 2 or not all(np.isfinite(self.ci)):
+        if self.n < MIN_SEEDS or not all(np.isfinite(self.ci)):
             return INCONCLUSIVE
         return verdict(self.estimate, self.ci, direction=direction, margin=margin)
 
     def equivalence(self, margin: float) -> str:
         from ..analysis import equivalence_verdict
 
-        if self.n < 2 or not all(np.isfinite(self.ci)):
+        if self.n < MIN_SEEDS or not all(np.isfinite(self.ci)):
             return INCONCLUSIVE
         return equivalence_verdict(self.estimate, self.ci, margin=margin)
 

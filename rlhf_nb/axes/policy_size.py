@@ -17,11 +17,12 @@ Two runs per policy, because the two papers ask different questions of RL:
   far each run has collapsed (in a small run at preset xs every policy lost about 0.36 of
   gold accuracy by step 150), which is why H4 does not read it.
 
-Cost at the defaults (xs, s, m; GRPO 16 x 8, 100 steps, KL coefficients 0 and 0.2): the SFT
-runs of xs and s (about 270 s of single-thread CPU per seed; shared with the reward-model size
-axes), RL at about 0.2/0.35/0.65 s per step (a tenth more with the KL penalty), evaluation and
-tracking about 20 s per run: about 650 s per seed, so 3 seeds take about 16 min on 2 cores,
-plus the shared m SFT model if not yet trained. Preset l would add about 850 s of SFT per seed.
+Cost at the defaults (xs, s, m; GRPO 16 x 8, 100 steps, KL coefficients 0 and 0.2;
+single-thread CPU on 2 idle cores): the SFT runs of xs and s (1500 steps at 0.06 and 0.12 s:
+about 270 s per seed, shared with the reward-model size axes), RL at about 0.15/0.3/0.6 s per
+step (a tenth more with the KL penalty), evaluation and tracking about 18 s per run: about
+600 s per seed, so 3 seeds take about 15 min on 2 cores once the shared m SFT model exists
+(about 9 min more otherwise). Preset l would add about 560 s of SFT per seed.
 """
 from __future__ import annotations
 

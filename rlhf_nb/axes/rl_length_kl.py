@@ -20,10 +20,11 @@ on the tracker's own prompts, with its KL upper bound ln n - (n-1)/n.
 - G7: a KL penalty acts like early stopping: the tracked points of the penalised runs lie on
   the unconstrained run's gold-vs-KL curve (mean gap within ``G7_MARGIN`` gold accuracy).
 
-Cost at the defaults (3 KL coefficients, GRPO 16 x 8, 200 steps tracked every 10): about
-0.65 s per step unconstrained and 0.75 s with the reference model (single-thread CPU), 21
-measurements of about 1 s per run and a best-of-64 pool on 128 prompts: about 540 s per seed,
-so 3 seeds take about 14 min on 2 cores, plus the shared SFT model if not yet trained.
+Cost at the defaults (3 KL coefficients, GRPO 16 x 8, 200 steps tracked every 10;
+single-thread CPU on 2 idle cores): about 0.6 s per step unconstrained and 0.66 s with the
+reference model, 21 measurements of about 0.9 s per run and a best-of-64 pool on 128 prompts:
+about 490 s per seed, so 3 seeds take about 12 min on 2 cores once the shared SFT model exists
+(about 9 min more otherwise).
 """
 from __future__ import annotations
 

@@ -17,11 +17,11 @@ than sampling saturating. ``rl_reward="proxy"`` runs the paper's setting instead
 The measured outcome is the held-out *sampled* gold accuracy of the final policy (greedy
 accuracy saturates near 0.95 quickly on this task), with the SFT policy's beside it.
 
-Cost at the defaults (preset m, PPO, 80 steps; single-thread CPU seconds measured on the shared
-2-core machine): 16 prompts x 1/2/4/8 samples cost 0.26/0.39/0.71/1.21 s per step, the
-equal-total series about 1.3 s per step of all its runs together, evaluation and tracking about
-18 s per run: about 440 s per seed, so 3 seeds take about 11 min on 2 cores, plus the shared
-SFT model (about 370 s per seed) if no other notebook has trained it yet.
+Cost at the defaults (preset m, PPO, 80 steps; single-thread CPU seconds, measured on 2
+idle cores): 16 prompts x 1/2/4/8 samples cost about 0.23/0.35/0.64/1.05 s per step, the
+equal-total series about 1.2 s per step of its runs together, evaluation and tracking about
+16 s per run: about 400 s per seed, so 3 seeds take about 10 min on 2 cores once the shared
+SFT model exists (it costs about 375 s per seed, once per study: about 9 min more).
 """
 from __future__ import annotations
 

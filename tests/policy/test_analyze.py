@@ -156,6 +156,8 @@ def test_helpers():
     assert e.estimate == pytest.approx(0.11) and e.ci[0] < 0.11 < e.ci[1] and e.verdict(+1) == "shown"
     one = seed_effect(pd.Series([0.1], index=[0]))
     assert one.n == 1 and np.isnan(one.ci[0]) and one.verdict(+1) == "inconclusive"
+    two = seed_effect(pd.Series([0.1, 0.1001], index=[0, 1]))
+    assert two.ci[0] > 0 and two.verdict(+1) == "inconclusive"  # an interval, but no verdict under 3 seeds
     assert first_crossing(np.array([0, 1, 2]), np.array([0.0, 0.5, 1.0]), 0.75) == pytest.approx(1.5)
     assert np.isnan(first_crossing(np.array([0, 1]), np.array([0.0, 0.5]), 0.75))
     assert interp_at(np.array([0.0, 2.0]), np.array([0.0, 1.0]), 1.0) == pytest.approx(0.5)
