@@ -42,6 +42,14 @@ class GoldReward:
         return [float(self.task.check_answer(c, a)) for c, a in zip(completions, answer)]
 
 
+def load_scalar_reward_model(path: str | Path, device: torch.device | str | None = None):
+    """A saved scalar-head reward model in float32 whatever its saved dtype, in eval mode, on this
+    process's GPU when there is one (next to the policy it scores)."""
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(path), use_safetensors=True, dtype=torch.float32).to(device or default_device())
+    return model.eval()
+
+
 class ProxyReward:
     """A trained scalar reward model, callable as a TRL reward function and in evaluation."""
 
@@ -50,10 +58,7 @@ class ProxyReward:
     def __init__(self, path: str | Path, device: torch.device | str | None = None, batch_size: int = 512):
         self.path = str(path)
         self.tokenizer = load_tokenizer(path)
-        # float32 whatever the saved dtype; on this process's GPU when there is one (next to the policy it scores)
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.path, use_safetensors=True, dtype=torch.float32).to(device or default_device())
-        self.model.eval()
+        self.model = load_scalar_reward_model(path, device)
         self.batch_size = batch_size
 
     @torch.no_grad()

@@ -41,6 +41,7 @@ from ..device import default_device
 from ..models import load_tokenizer
 from ..task import Problem, step_end_offsets, step_labels
 from .common import log_history_frame, per_device_batch, quiet, trainer_kwargs
+from ..rewards import load_scalar_reward_model
 
 if TYPE_CHECKING:
     from .reward import RewardStageConfig
@@ -218,10 +219,7 @@ class ProcessReward:
         if self.aggregate not in STEP_AGGREGATES:
             raise ValueError(f"aggregate={self.aggregate!r}: use one of {STEP_AGGREGATES}")
         self.tokenizer = load_tokenizer(path)
-        # float32 whatever the saved dtype, on this process's GPU when there is one (as ProxyReward)
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.path, use_safetensors=True, dtype=torch.float32).to(device or default_device())
-        self.model.eval()
+        self.model = load_scalar_reward_model(path, device)
         self.batch_size = batch_size
 
     @torch.no_grad()
