@@ -30,14 +30,12 @@ import torch
 import torch.nn.functional as F
 from datasets import Dataset
 from transformers import (
-    AutoModelForSequenceClassification,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
 )
 
-from ..device import default_device
 from ..models import load_tokenizer
 from ..task import Problem, step_end_offsets, step_labels
 from .common import log_history_frame, per_device_batch, quiet, trainer_kwargs
