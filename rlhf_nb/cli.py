@@ -1,7 +1,7 @@
 """The ``rlhf-nb`` command: run notebooks through papermill, a whole study, or its report.
 
     rlhf-nb study --preset {smoke,default,full} [--workers N] [--name NAME] [--executor {local,ray}]
-                  [--ray-address auto] [--ray-gpus-per-task G]
+                  [--ray-address auto] [--ray-gpus-per-task G] [-p NAME VALUE ...]
     rlhf-nb report [--name NAME]              rebuild a study's report from its files, no training
     rlhf-nb pipeline [-p NAME VALUE ...]      one pipeline notebook with its defaults or overrides
 """
@@ -27,7 +27,7 @@ def _study(args: argparse.Namespace) -> int:
 
     report, summary = run_study(args.preset, Path(args.output_dir), args.name, args.workers,
                                 executor=args.executor, ray_address=args.ray_address,
-                                ray_gpus_per_task=args.ray_gpus_per_task)
+                                ray_gpus_per_task=args.ray_gpus_per_task, parameters=args.parameter)
     wall = summary.seconds.get("__wall__", 0.0)
     print(f"ran {len(summary.ran)} notebook(s), reused {len(summary.skipped)}, failed {len(summary.failed)} "
           f"in {wall:.0f} s")
@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "default: RAY_ADDRESS, else a Ray instance on this machine")
     st.add_argument("--ray-gpus-per-task", type=float, default=0.0,
                     help="GPUs Ray reserves for each notebook execution (e.g. 1, or 0.5 to share a GPU)")
+    st.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="a parameter given to every axis notebook, e.g. -p task data/gsm8k.jsonl -p policy "
+                         "/models/qwen (give the study its own --name)")
     st.set_defaults(func=_study)
     rp = sub.add_parser("report", help="rebuild a study's report from existing results (no training)")
     rp.add_argument("--name", default="default", help="study folder name under <output-dir>/studies")

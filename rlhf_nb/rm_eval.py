@@ -45,6 +45,7 @@ from .stages.reward import RewardStageConfig, load_reward, train_reward_model
 from .stages.sft import SFTStageConfig
 from .store import Run, RunStore
 from .task import AdditionTask
+from .task_registry import notebook_task
 
 EVAL_SPLITS = ("heldout", "ood")
 DEFAULT_NS = (1, 2, 4, 8, 16, 32, 64)
@@ -99,12 +100,6 @@ def parse_ns(text: str, pool_size: int = 0) -> tuple[int, ...]:
 
 # --- configs built on the pipeline's defaults ----------------------------------------------------
 
-def default_task(digits: int = 0) -> AdditionTask:
-    """The pipeline's default task; ``digits`` (per term) overrides it when set (an easier task for quick checks)."""
-    task = PipelineConfig().task
-    return replace(task, digits=digits) if digits else task
-
-
 def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0) -> SFTStageConfig:
     """The pipeline's default SFT stage for ``seed``; ``policy``, ``steps``, ``problems`` override it when set."""
     overrides: dict[str, Any] = {"seed": seed}
@@ -134,10 +129,14 @@ class Scale:
     """distinct SFT training problems"""
     task_digits: int = 0
     """digits per addition term"""
+    task_spec: str = "addition"
+    """the embedded task (``addition``) or a local .jsonl/.json/.parquet file of math problems"""
+    task_options: str = ""
+    """extra task knobs as ``name=value, ...``"""
 
     @property
-    def task(self) -> AdditionTask:
-        return default_task(self.task_digits)
+    def task(self):
+        return notebook_task(self.task_spec, self.task_options, self.task_digits)
 
     def sft(self, store: RunStore | str | Path, seed: int, policy: str = "", steps: int = 0) -> Run:
         """Train (or load) the SFT run for ``seed``; ``policy`` and ``steps`` override this scale's when set."""

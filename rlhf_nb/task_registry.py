@@ -48,3 +48,30 @@ def task_kwargs_from_text(text: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = value
     return out
+
+
+def notebook_task(spec: str = "addition", options: str = "", digits: int = 0):
+    """The task an axis notebook names: the pipeline's default task for ``addition``, else a data file.
+
+    ``options`` is the notebook's ``task_options`` text; ``digits`` (per term, 0 keeps the
+    default) only applies to the embedded task, and naming it for a data file is refused.
+    """
+    from dataclasses import fields, replace
+
+    from .pipeline import PipelineConfig
+
+    kwargs = task_kwargs_from_text(options)
+    if str(spec).strip() == "addition":
+        task = PipelineConfig().task
+        known = {f.name for f in fields(task) if f.init}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ValueError(f"task_options names {unknown}, which the addition task does not have: use some of "
+                             f"{sorted(known)}")
+        if digits:
+            kwargs["digits"] = digits
+        return replace(task, **kwargs) if kwargs else task
+    if digits:
+        raise ValueError(f"task_digits={digits} only applies to the embedded addition task, not to {spec!r}: "
+                         "leave task_digits at 0")
+    return make_task(spec, **kwargs)

@@ -14,6 +14,11 @@ it optimises (the ``rl_length_kl`` axis studies that).
   rollouts make its steps dearer, so it gets fewer of them. (An algorithm whose steps cost the budget's rate reuses its
   equal-samples run from the store.)
 
+H8 (task heterogeneity) is read off the same runs: RL and reward-model data hold only
+in-distribution problems, so the RL gain on held-out problems is set against the gain on the
+out-of-distribution split (:mod:`rlhf_nb.axes.task_heterogeneity`), averaged over the
+equal-samples runs of every algorithm and paired by seed.
+
 H5 (PPO ≈ GRPO): the final held-out sampled gold accuracy of PPO minus GRPO, paired by seed,
 lies within ``margin`` (the larger of the notebook's margin and the seed spread of GRPO's
 result). Stability is reported beside: the seed spread of each algorithm's result and its
@@ -43,6 +48,7 @@ from ..stages.rl import ALGORITHMS, rl_flops
 from ..store import RunStore
 from .common import Finding
 from .policy_runs import Scale, figure_path, final_rows, fmt, parameter_count, point_rows, run_point, seed_effect
+from .task_heterogeneity import h8_finding
 
 AXIS = "method"
 METRIC = "rl_heldout_sampled_acc"
@@ -84,7 +90,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     peak = by_run["gold"].max()
     drawdown = peak - by_run.apply(lambda c: float(c.sort_values("step")["gold"].iloc[-1]), include_groups=False)
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4))
     for i, budget in enumerate(("equal_samples", "equal_compute")):
         part = final[final["budget"] == budget]
         stats = part.groupby("algorithm")[METRIC].agg(["mean", "std"]).reindex(algorithms)
@@ -101,6 +107,18 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     axes[2].set(xlabel="RL FLOPs spent (estimated)", ylabel="tracked gold accuracy",
                 title="gold along training against compute")
     axes[2].legend()
+    same = final[final["budget"] == "equal_samples"]
+    gains = same.groupby("algorithm")[["gain_heldout_sampled_acc", "gain_ood_sampled_acc"]].agg(["mean", "std"])
+    gains = gains.reindex(algorithms)
+    x = np.arange(len(algorithms))
+    for j, (split, label) in enumerate((("heldout", "in distribution (trained)"), ("ood", "out of distribution"))):
+        col = f"gain_{split}_sampled_acc"
+        axes[3].bar(x + (j - 0.5) * 0.4, gains[(col, "mean")], width=0.4, label=label,
+                    yerr=gains[(col, "std")].fillna(0), capsize=4, color=f"C{j}", alpha=0.7)
+    axes[3].axhline(0, color="k", lw=0.8)
+    axes[3].set(xticks=x, xticklabels=algorithms, ylabel="RL gain in sampled gold accuracy",
+                title="H8: gain on the trained skill vs an untrained one")
+    axes[3].legend()
     fig.tight_layout()
     path, rel = figure_path(Path(figures_dir), "h5_method")
     fig.savefig(path, dpi=120)
@@ -118,8 +136,9 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
                             final[final.budget == "equal_samples"].groupby("algorithm")["rl_step_seconds"].mean().items()},
         "sft_gold": round(float(final["sft_heldout_sampled_acc"].mean()), 4),
     }
+    h8 = h8_finding(same, AXIS, figure=rel)
     if not {"ppo", "grpo"} <= set(algorithms):
-        return [Finding("H5", "PPO ≈ GRPO", INCONCLUSIVE, float("nan"), (float("nan"), float("nan")), len(seeds),
+        return [h8, Finding("H5", "PPO ≈ GRPO", INCONCLUSIVE, float("nan"), (float("nan"), float("nan")), len(seeds),
                         figure=rel, axis=AXIS, numbers=numbers, note="PPO and GRPO were not both run")]
     effects = {}
     for budget in ("equal_samples", "equal_compute"):
@@ -130,7 +149,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     main = effects["equal_samples"]
     numbers["ppo_minus_grpo_equal_compute"] = [effects["equal_compute"].estimate, *effects["equal_compute"].ci]
     numbers["margin"] = used_margin
-    return [Finding(
+    return [h8, Finding(
         id="H5", claim="PPO ≈ GRPO", verdict=main.equivalence(used_margin), effect=main.estimate, ci=main.ci,
         n_seeds=len(seeds), effect_label="PPO - GRPO final held-out sampled gold acc at equal samples "
                                          f"(equivalence margin {used_margin:.3g})",

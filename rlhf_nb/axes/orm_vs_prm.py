@@ -28,7 +28,7 @@ from ..rm_eval import (
     shown_if,
 )
 from ..stages.prm import STEP_AGGREGATES
-from ..stages.reward import SUPERVISIONS
+from ..stages.reward import SUPERVISIONS, check_supervision_fits_task
 from ..store import RunStore
 from .common import Finding
 
@@ -67,6 +67,8 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: SupervisionGrid = Su
              eval_config: RMEvalConfig = RMEvalConfig(), scale: Scale = Scale()) -> pd.DataFrame:
     """Every (supervision, volume) reward model for one seed, evaluated; one row per (point, split, n)."""
     task = scale.task
+    for sup in grid.supervisions:  # before any training
+        check_supervision_fits_task(sup, task)
     configs = [(sup, spec, reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
                                          comparisons=spec.comparisons, supervision=sup, aggregate=grid.aggregate))
                for spec in grid.specs() for sup in grid.supervisions]

@@ -39,6 +39,7 @@ from ..stages.reward import load_reward
 from ..stages.rl import RLStageConfig
 from ..store import Run, RunStore
 from ..task import Problem
+from ..task_registry import notebook_task
 from .common import Finding, write_finding, write_table
 
 
@@ -48,6 +49,10 @@ class Scale:
 
     task_digits: int = 0
     """digits per term of the task (1 makes a toy task that a tiny policy learns in seconds)"""
+    task_spec: str = "addition"
+    """the embedded task (``addition``) or a local .jsonl/.json/.parquet file of math problems"""
+    task_options: str = ""
+    """extra task knobs as ``name=value, ...``"""
     policy: str = ""
     """policy preset or checkpoint folder"""
     sft_steps: int = 0
@@ -88,7 +93,7 @@ class Scale:
     def pipeline(self, seed: int) -> PipelineConfig:
         """The pipeline's default configs with these knobs applied and every stage seeded with ``seed``."""
         base = PipelineConfig()
-        task = replace(base.task, digits=self.task_digits) if self.task_digits else base.task
+        task = notebook_task(self.task_spec, self.task_options, self.task_digits)
         sft = replace(base.sft, seed=seed, **_given(policy=self.policy, sft_steps=self.sft_steps,
                                                       train_problems=self.sft_problems))
         reward = replace(base.reward, seed=seed, **_given(n_prompts=self.rm_prompts,

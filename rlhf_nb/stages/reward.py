@@ -177,6 +177,14 @@ def _train_pairwise(config: RewardStageConfig, pairs: list[Comparison], model, t
             "tokens": config.epochs * sum(len(x) for x in chosen_ids + rejected_ids), "metrics": {}}
 
 
+def check_supervision_fits_task(supervision: str, task: Any) -> None:
+    """Refuse process supervision on a task without a step verifier (real data has final answers only)."""
+    if supervision == "prm" and not isinstance(task, AdditionTask):
+        raise ValueError(f"supervision='prm' needs one correct/incorrect label per step, which only the embedded "
+                         f"addition task provides, not {getattr(task, 'name', type(task).__name__)!r}: use "
+                         "supervision 'orm' or 'multitask' on real data")
+
+
 def train_reward_model(
     config: RewardStageConfig, task: AdditionTask, sft_model_dir: Path, out_dir: Path,
     init_model_dir: Path | None = None, data: ComparisonData | None = None,
@@ -188,6 +196,7 @@ def train_reward_model(
     a different one for reward models of another size). ``data`` skips sampling when the
     caller built the comparisons already.
     """
+    check_supervision_fits_task(config.supervision, task)
     policy, tokenizer = load_causal_lm(sft_model_dir), load_tokenizer(sft_model_dir)
     if data is None:
         data = build_reward_data(config, task, policy, tokenizer)

@@ -54,7 +54,7 @@ SMOKE_GRIDS = {
     "best_of_n": {**_TOY_POLICY, **_TOY_RM_EVAL, "sizes": "xs,s", "rm_prompts": 32, "rm_comparisons": 64,
                   "n_boot": 50},
     "samples_per_prompt": {**_TOY_RL, "samples_per_prompt": "2,4", "prompts_per_step": 4, "equal_total": 8},
-    "policy_size": {**_TOY_RL, "policies": "xs,s", "rm_policy": "xs"},
+    "policy_size": {**{k: v for k, v in _TOY_RL.items() if k != "policy"}, "policies": "xs,s", "rm_policy": "xs"},
     "rm_size_for_rl": {**_TOY_RL, "rm_policies": "xs,s", "bon_n": 8},
     "rl_length_kl": {**_TOY_RL, "kl_coefs": "0,0.2", "bon_n": 8},
     "method": {**_TOY_RL, "prompts_per_step": 4, "samples_per_prompt": 2},

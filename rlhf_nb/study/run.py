@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from ..notebooks import declared_parameters, notebook_path, parse_parameter_overrides
 from .plan import expand
-from .presets import get_preset
+from .presets import StudyPreset, get_preset
 from .report import build_report
 from .runner import RunSummary, StudyPaths, local_executor, run_executions, study_lock
 
@@ -30,17 +33,75 @@ def executor_factory(executor: str = "local", ray_address: str | None = None, ra
     return ray_executor_factory(ray_address, gpus_per_task=ray_gpus_per_task)
 
 
+def with_shared_parameters(preset: StudyPreset, pairs: list[list[str]]) -> StudyPreset:
+    """The preset with ``[[name, text], ...]`` applied, checked before anything runs.
+
+    ``name`` goes to every axis notebook that takes it (e.g. ``task``, ``task_options``, or
+    ``policy``, which all but ``policy_size`` take) and must be taken by at least one;
+    ``axis.name`` (e.g. ``orm_vs_prm.supervisions``) goes to that axis only. Either overrides
+    the preset's own value. Values are typed by the notebooks' parameters cells. The showcase
+    pipeline run gets the names it declares too.
+    """
+    if not pairs:
+        return preset
+    grids = {axis: dict(grid) for axis, grid in preset.grids.items()}
+    for name, text in pairs:
+        axis, _, knob = name.rpartition(".")
+        if axis and axis not in preset.axes:
+            raise ValueError(f"-p {name}: the {preset.name} preset has no axis {axis!r}; its axes are "
+                             f"{list(preset.axes)}")
+        targets = [axis] if axis else [a for a in preset.axes if knob in declared_parameters(notebook_path(a))]
+        if not targets:
+            raise ValueError(f"-p {name}: no axis notebook of the {preset.name} preset has a parameter {knob!r}; "
+                             "see papermill --help-notebook notebooks/<axis>.ipynb")
+        for target in targets:
+            try:
+                value = parse_parameter_overrides([[knob, text]], notebook_path(target))[knob]
+            except ValueError as err:
+                raise ValueError(f"-p {name}: {err}") from None
+            grids[target] = {**grids.get(target, {}), knob: value}
+    pipeline = preset.pipeline
+    if pipeline is not None:
+        declared = declared_parameters(notebook_path("pipeline"))
+        given = [[name, text] for name, text in pairs if "." not in name and name in declared]
+        pipeline = {**pipeline, **parse_parameter_overrides(given, notebook_path("pipeline"))}
+    return replace(preset, grids=grids, pipeline=pipeline)
+
+
+def check_study_task(preset: StudyPreset) -> None:
+    """Build the study's task once (a missing or malformed data file fails here, not in every notebook)
+    and refuse process supervision on a task without step labels."""
+    from ..stages.reward import check_supervision_fits_task
+    from ..task_registry import notebook_task
+
+    built: dict[tuple, Any] = {}
+    for axis in preset.axes:
+        grid = {**preset.shared, **preset.grids.get(axis, {})}
+        key = (grid.get("task", "addition"), grid.get("task_options", ""), int(grid.get("task_digits", 0)))
+        if key not in built:
+            built[key] = notebook_task(*key)
+        if axis == "orm_vs_prm":
+            supervisions = grid.get("supervisions") or declared_parameters(notebook_path(axis))["supervisions"]["default"]
+            for sup in str(supervisions).strip("\"'").split(","):
+                try:
+                    check_supervision_fits_task(sup.strip(), built[key])
+                except ValueError as err:
+                    raise ValueError(f"{err} (for this study: -p orm_vs_prm.supervisions orm,multitask)") from None
+
+
 def run_study(preset_name: str, output_dir: Path = Path("outputs"), name: str | None = None,
               workers: int | None = None, store_dir: Path | None = None,
               isolate_stores: bool = False, executor: str = "local", ray_address: str | None = None,
-              ray_gpus_per_task: float = 0) -> tuple[Path, RunSummary]:
+              ray_gpus_per_task: float = 0, parameters: list[list[str]] | None = None) -> tuple[Path, RunSummary]:
     """Run (or resume) a study; returns the report path and what happened.
 
     ``executor="ray"`` runs the same notebook executions as Ray tasks (see
     :mod:`rlhf_nb.study.ray_executor`): ``output_dir`` must then be on a filesystem every node
-    mounts at the same path.
+    mounts at the same path. ``parameters`` (``[[name, text], ...]``) go to every axis
+    notebook, e.g. ``[["task", "data/gsm8k.jsonl"], ["policy", "/models/qwen"]]``.
     """
-    preset = get_preset(preset_name)
+    preset = with_shared_parameters(get_preset(preset_name), parameters or [])
+    check_study_task(preset)
     make_executor = executor_factory(executor, ray_address, ray_gpus_per_task)
     root = Path(output_dir) / "studies" / (name or preset.name)
     paths = StudyPaths(root)

@@ -14,7 +14,8 @@ SEEDS = (0, 1, 2)
 RNG = np.random.default_rng(0)
 
 
-def curve_rows(seed, steps, kl_of_step, gain_of_kl, *, sft=0.5, proxy_of_step=None, noise=0.003, **labels):
+def curve_rows(seed, steps, kl_of_step, gain_of_kl, *, sft=0.5, proxy_of_step=None, noise=0.003, ood_gain=0.0,
+               **labels):
     """Tracked rows of one run: gold = sft + gain(kl(step)) + noise; the last row carries evaluation results."""
     steps = np.asarray(steps)
     kl = np.array([kl_of_step(s) for s in steps], dtype=float)
@@ -28,6 +29,7 @@ def curve_rows(seed, steps, kl_of_step, gain_of_kl, *, sft=0.5, proxy_of_step=No
     rows.loc[rows.index[-1], ["sft_heldout_sampled_acc", "rl_heldout_sampled_acc", "gain_heldout_sampled_acc"]] = \
         [sft, gold[-1], gold[-1] - sft]
     rows.loc[rows.index[-1], "rl_step_seconds"] = 0.1
+    rows.loc[rows.index[-1], "gain_ood_sampled_acc"] = ood_gain + RNG.normal(0, noise)
     return rows
 
 
@@ -136,19 +138,23 @@ def test_h6_g2_g6_g7_rl_length_kl(tmp_path):
     assert findings["G7"].verdict == "shown" and abs(findings["G7"].effect) < 0.01
 
 
-@pytest.mark.parametrize("ppo_offset, expected", [(0.0, "shown"), (0.15, "not shown")])
-def test_h5_method(tmp_path, ppo_offset, expected):
+@pytest.mark.parametrize("ppo_offset, ood_gain, expected_h5, expected_h8",
+                         [(0.0, 0.05, "shown", "shown"), (0.15, 0.5, "not shown", "not shown")])
+def test_h5_h8_method(tmp_path, ppo_offset, ood_gain, expected_h5, expected_h8):
     frames = []
     for seed in SEEDS:
         for algorithm, level in (("ppo", 0.8 + ppo_offset), ("grpo", 0.8), ("rloo", 0.7)):
             for budget in ("equal_samples", "equal_compute"):
                 frames.append(curve_rows(seed, range(0, 11), lambda s: 0.05 * s, lambda k, v=level: (v - 0.5) * k / 0.5,
-                                         sft=0.5, noise=0.002, algorithm=algorithm, budget=budget))
-    (h5,) = method.analyze(pd.concat(frames, ignore_index=True), tmp_path / "figures" / "method", margin=0.03)
-    assert h5.verdict == expected
+                                         sft=0.5, noise=0.002, ood_gain=ood_gain, algorithm=algorithm, budget=budget))
+    h8, h5 = method.analyze(pd.concat(frames, ignore_index=True), tmp_path / "figures" / "method", margin=0.03)
+    assert h5.verdict == expected_h5
     assert h5.effect == pytest.approx(ppo_offset, abs=0.01)
-    paths = save_results("method", pd.concat(frames), [h5], tmp_path)
-    assert json.loads(paths[-1].read_text())["id"] == "H5"
+    # in-distribution gains are 0.3 (ppo 0.3 + offset, rloo 0.2) averaged over algorithms
+    assert h8.id == "H8" and h8.verdict == expected_h8
+    assert h8.effect == pytest.approx((0.3 + ppo_offset + 0.3 + 0.2) / 3 - ood_gain, abs=0.01)
+    paths = save_results("method", pd.concat(frames), [h8, h5], tmp_path)
+    assert [json.loads(p.read_text())["id"] for p in paths if p.suffix == ".json"][-2:] == ["H8", "H5"]
 
 
 def test_helpers():

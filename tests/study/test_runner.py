@@ -87,6 +87,16 @@ def test_presets_expand_to_one_execution_per_axis_and_seed_plus_analysis(tmp_pat
         get_preset("huge")
 
 
+@pytest.mark.parametrize("name", ["smoke", "default", "full"])
+def test_every_preset_parameter_is_one_its_notebook_declares(tmp_path, name):
+    from rlhf_nb.notebooks import declared_parameters, notebook_path
+
+    fill, analyze = expand(get_preset(name), tmp_path / "store", tmp_path / "results")
+    for ex in fill + analyze:
+        undeclared = set(ex.parameters) - set(declared_parameters(notebook_path(ex.notebook)))
+        assert not undeclared, f"{name}: {ex.label} is given {sorted(undeclared)}, which its notebook ignores"
+
+
 def test_report_has_scorecard_toc_and_every_analysis_notebook(tmp_path, counting_notebook):
     paths = StudyPaths(tmp_path / "study")
     ex = Execution(counting_notebook, {"marker": str(tmp_path / "m.txt"), "fail": False}, phase="analyze")
