@@ -12,6 +12,7 @@ from typing import Any
 
 from .evaluation import EvalStageConfig, evaluate_policy
 from .models import load_causal_lm, load_tokenizer
+from .stages.ppo import PPOSettings
 from .stages.reward import RewardStageConfig, load_reward, train_reward_model
 from .stages.rl import RLStageConfig, train_rl
 from .stages.sft import SFTStageConfig, train_sft
@@ -45,6 +46,8 @@ def run_reward(store: RunStore, task: AdditionTask, config: RewardStageConfig, s
 def run_rl(store: RunStore, task: AdditionTask, config: RLStageConfig, sft: Run, reward: Run | None) -> Run:
     upstream = {"sft": sft.run_id, "reward": reward.run_id if reward else None}
     params = {"task": asdict(task), "config": asdict(config), "upstream": upstream, "seed": config.seed}
+    if config.algorithm == "ppo":  # PPO's own settings are fixed defaults, but a changed default is a new run
+        params["ppo"] = asdict(PPOSettings())
     rm_dir = reward.path / "model" if reward else None
     return store.execute("rl", params, lambda out: train_rl(config, task, sft.path / "model", rm_dir, out))
 

@@ -30,8 +30,8 @@ Choices, and why:
 - The KL to the reference enters the reward only when ``kl_coef > 0``; otherwise the reference
   model is not run at all (as for GRPO with ``beta = 0``). The tracker measures KL either way.
 - Settings specific to PPO live in :class:`PPOSettings` with fixed defaults (TRL's former
-  ones where they apply). They are not part of ``RLStageConfig``, so they are not part of the
-  run id: change a default and the store's ``SCHEMA_VERSION`` must be bumped.
+  ones where they apply). They are not knobs of ``RLStageConfig`` (no axis turns them), but
+  ``run_rl`` puts them in a PPO run's id, so changing a default never reuses older runs.
 
 What it does not do: adaptive KL control, reward whitening, multiple GPUs, or padding-free
 batches. Sequences here are under 64 tokens; clarity wins over speed.

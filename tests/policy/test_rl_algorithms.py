@@ -30,6 +30,7 @@ def test_algorithm_changes_the_policy_and_is_tracked(algorithm, tiny_runs, polic
     assert run.metrics["rl/flops"] > 0 and run.metrics["rl/completions"] == 2 * 4
     log = pd.read_csv(run.path / "train_log.csv")
     assert len(log) == 2 and "rewards/proxy/mean" in log and "rewards/gold/mean" in log
+    assert ("ppo" in run.params) == (algorithm == "ppo")  # PPO's own settings are part of its run id
 
 
 def test_ppo_with_one_sample_per_prompt_and_gold_reward(tiny_runs, policy_store):
