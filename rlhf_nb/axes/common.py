@@ -87,7 +87,21 @@ class Finding:
                 f"{self.effect:.3g}, 95% CI {ci}, {self.n_seeds} seeds. {self.note}").strip()
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as None, so the file is standard JSON (NaN is not) for any reader."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):  # numpy scalars
+        return strict_json(obj.item())
+    return obj
+
+
 def write_finding(finding: Finding, results_dir: Path) -> Path:
+    """``<results>/findings/<ID>.json``, atomically, with undefined numbers written as null."""
     path = Path(results_dir) / "findings" / f"{finding.id}.json"
-    write_json_atomic(path, asdict(finding))
+    write_json_atomic(path, strict_json(asdict(finding)))
     return path

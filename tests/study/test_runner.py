@@ -116,3 +116,13 @@ def test_report_has_scorecard_toc_and_every_analysis_notebook(tmp_path, counting
 def test_bad_finding_verdict_is_refused():
     with pytest.raises(ValueError, match="verdict"):
         Finding(id="H1", claim="c", verdict="probably", effect=0.0, ci=(0, 0), n_seeds=1)
+
+
+def test_findings_are_standard_json_with_undefined_numbers_as_null(tmp_path):
+    nan = float("nan")
+    path = write_finding(Finding("H1", "claim", "inconclusive", nan, (nan, 0.2), 1, numbers={"x": [1.0, nan]}),
+                         tmp_path)
+    data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert data["effect"] is None and data["ci"] == [None, 0.2] and data["numbers"]["x"] == [1.0, None]
+    card = scorecard(tmp_path)
+    assert card.set_index("id").loc["H1", "verdict"] == "inconclusive"
