@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"rlhf-nb: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("rlhf-nb: interrupted; every finished execution and run is kept: run the same command again to "
+              "resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

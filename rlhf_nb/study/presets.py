@@ -64,16 +64,20 @@ SMOKE_PIPELINE = {"policy": "xs", "sft_steps": 200, "rm_prompts": 256, "rl_steps
 
 # Default: every axis with 3 seeds, grids trimmed from the notebooks' own so the whole study
 # fits in about half an hour on 2 cores; full uses the notebooks' defaults with 5 seeds.
+# The RL axes share one RL length, tracking interval and evaluation size, so a run that two
+# axes both need (policy s against the RM of s, KL 0 or 0.2, GRPO) is trained once: the
+# policy-size, RM-size-for-RL, RL-length/KL and method axes all reuse it from the store.
+_DEFAULT_RL = {"rl_steps": 60, "track_every_steps": 10, "eval_prompts": 128}
 DEFAULT_GRIDS = {
     "rm_data": {"eval_prompts": 48, "eval_samples": 32},
     "rm_size": {"eval_prompts": 48, "eval_samples": 32},
     "orm_vs_prm": {"supervisions": "orm,prm", "volumes": "64,256,1024", "eval_prompts": 48, "eval_samples": 32},
     "best_of_n": {"eval_prompts": 48, "eval_samples": 32},
-    "samples_per_prompt": {"samples_per_prompt": "2,4,8", "rl_algorithm": "grpo", "rl_steps": 60},
-    "policy_size": {"policies": "xs,s,m", "rl_steps": 90},
-    "rm_size_for_rl": {"rm_policies": "xs,s,m", "rl_steps": 90},
-    "rl_length_kl": {"kl_coefs": "0,0.05,0.2", "rl_steps": 150},
-    "method": {"rl_steps": 90},
+    "samples_per_prompt": {**_DEFAULT_RL, "samples_per_prompt": "2,4,8", "rl_algorithm": "grpo"},
+    "policy_size": {**_DEFAULT_RL, "policies": "xs,s,m"},
+    "rm_size_for_rl": {**_DEFAULT_RL, "rm_policies": "xs,s,m"},
+    "rl_length_kl": {**_DEFAULT_RL, "kl_coefs": "0,0.05,0.2"},
+    "method": {**_DEFAULT_RL},
 }
 
 register(StudyPreset(name="full", seeds=(0, 1, 2, 3, 4), pipeline={}))

@@ -50,11 +50,24 @@ class RayExecutor(Executor):
         self._task = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries)(_in_dir)
         self._cwd = os.getcwd()
         self._pending: list[Future] = []
+        self._refs: list[Any] = []
 
     def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
-        future = self._task.remote(self._cwd, fn, args, kwargs).future()
+        ref = self._task.remote(self._cwd, fn, args, kwargs)
+        self._refs.append(ref)
+        future = ref.future()
         self._pending.append(future)
         return future
+
+    def stop_now(self) -> None:
+        """Ctrl-C on the driver: cancel every task; a running one gets KeyboardInterrupt, so it records nothing."""
+        for ref in self._refs:
+            try:
+                self._ray.cancel(ref)
+            except Exception:  # finished already, or its node is gone
+                pass
+        self.shutdown(wait=False, cancel_futures=True)
+        self._refs.clear()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Wait for the submitted tasks; Ray itself stays up (the next phase of the study reuses it)."""

@@ -126,3 +126,62 @@ def test_findings_are_standard_json_with_undefined_numbers_as_null(tmp_path):
     assert data["effect"] is None and data["ci"] == [None, 0.2] and data["numbers"]["x"] == [1.0, None]
     card = scorecard(tmp_path)
     assert card.set_index("id").loc["H1", "verdict"] == "inconclusive"
+
+
+_INTERRUPTIBLE_STUDY = """
+import sys
+from pathlib import Path
+from rlhf_nb.study.plan import Execution
+from rlhf_nb.study.runner import StudyPaths, run_executions
+
+notebook, root, marker = sys.argv[1:4]
+executions = [Execution(notebook, {"marker": marker, "seconds": s}) for s in (0.0, 120.0, 120.0, 121.0)]
+run_executions(executions, StudyPaths(Path(root)), workers=2, desc="test")
+"""
+
+
+def test_ctrl_c_stops_workers_and_kernels_at_once_and_the_rerun_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    body = ("import time\nfrom pathlib import Path\n"
+            "with open(marker, 'a') as f: f.write('x')\n"
+            "time.sleep(seconds)\n")
+    nb = _notebook(tmp_path / "slow.ipynb", body)
+    nbformat_nb = nbformat.read(nb, as_version=4)
+    nbformat_nb.cells[0].source = 'marker: str = ""\nseconds: float = 0.0'
+    nbformat.write(nbformat_nb, nb)
+    root, marker = tmp_path / "study", tmp_path / "marker.txt"
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTIBLE_STUDY, nb, str(root), str(marker)],
+                            start_new_session=True, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (marker.exists() and len(marker.read_text()) == 3 and len(list((root / "done").glob("*.json"))) == 1):
+            assert time.monotonic() < deadline, "the first three executions never started"
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.5)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert any("ipykernel" in " ".join(p.cmdline()) for p in family)  # the slow notebooks' kernels run
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in proc.stderr.read()
+    gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+    assert len(list((root / "done").glob("*.json"))) == 1  # the finished one is kept
+    assert not list((root / "failed").glob("*.json"))  # an interrupted execution is not a failure
+    assert not list((root / "executions").glob("[!.]*.failed.ipynb"))
+
+    assert len(marker.read_text()) == 3  # the queued fourth never started
+    fast = [Execution(nb, {"marker": str(marker), "seconds": s}) for s in (0.0, 120.0, 120.0, 121.0)]
+    nbformat_nb.cells[1].source = body.replace("time.sleep(seconds)", "pass")  # the rerun is quick
+    nbformat.write(nbformat_nb, nb)
+    summary = run_executions(fast, StudyPaths(root), workers=2, desc="test")
+    assert len(summary.skipped) == 1 and len(summary.ran) == 3 and not summary.failed
