@@ -1,7 +1,8 @@
 """Study presets: which axis notebooks run, with which seeds and grids.
 
 ``smoke`` is a first look and the CI check (minutes), ``default`` every axis with 3 seeds
-in about half an hour on 2 cores, ``full`` 5 seeds and the notebooks' own (wider) grids.
+in about half an hour on 2 cores (the notebooks' own defaults), ``full`` 5 seeds and wider
+grids.
 Grid values are notebook parameters, so each preset is documented by the notebooks'
 parameters cells (``papermill --help-notebook notebooks/<axis>.ipynb``).
 """
@@ -74,12 +75,29 @@ DEFAULT_GRIDS = {
     "orm_vs_prm": {"supervisions": "orm,prm", "volumes": "64,256,1024", "eval_prompts": 48, "eval_samples": 32},
     "best_of_n": {"eval_prompts": 48, "eval_samples": 32},
     "samples_per_prompt": {**_DEFAULT_RL, "samples_per_prompt": "2,4,8", "rl_algorithm": "grpo"},
-    "policy_size": {**_DEFAULT_RL, "policies": "xs,s,m"},
+    "policy_size": {**_DEFAULT_RL, "policies": "xs,s"},  # m: full preset (its RL runs cost ~110 s a seed)
     "rm_size_for_rl": {**_DEFAULT_RL, "rm_policies": "xs,s,m"},
     "rl_length_kl": {**_DEFAULT_RL, "kl_coefs": "0,0.05,0.2"},
     "method": {**_DEFAULT_RL},
 }
 
-register(StudyPreset(name="full", seeds=(0, 1, 2, 3, 4), pipeline={}))
+# Full: 5 seeds and wider grids than the notebooks' defaults: longer RL (still one length
+# shared by the RL axes), larger evaluations and best-of-n pools, one sample per prompt
+# (PPO, whose value model needs no group) in the samples-per-prompt axis.
+_FULL_RL = {"rl_steps": 150, "track_every_steps": 10, "eval_prompts": 256}
+_FULL_RM_EVAL = {"eval_prompts": 64, "eval_samples": 64}
+FULL_GRIDS = {
+    "rm_data": dict(_FULL_RM_EVAL),
+    "rm_size": dict(_FULL_RM_EVAL),
+    "orm_vs_prm": {**_FULL_RM_EVAL, "supervisions": "orm,prm,multitask"},
+    "best_of_n": {**_FULL_RM_EVAL, "n_boot": 500},
+    "samples_per_prompt": {**_FULL_RL, "samples_per_prompt": "1,2,4,8", "rl_algorithm": "ppo"},
+    "policy_size": {**_FULL_RL, "policies": "xs,s,m"},
+    "rm_size_for_rl": {**_FULL_RL, "rm_policies": "xs,s,m"},
+    "rl_length_kl": {**_FULL_RL, "rl_steps": 300, "kl_coefs": "0,0.05,0.2"},
+    "method": dict(_FULL_RL),
+}
+
+register(StudyPreset(name="full", seeds=(0, 1, 2, 3, 4), grids=FULL_GRIDS, pipeline={}))
 register(StudyPreset(name="default", seeds=(0, 1, 2), grids=DEFAULT_GRIDS, pipeline={}))
 register(StudyPreset(name="smoke", seeds=(0,), grids=SMOKE_GRIDS, pipeline=SMOKE_PIPELINE))
