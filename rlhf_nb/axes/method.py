@@ -24,11 +24,10 @@ lies within ``margin`` (the larger of the notebook's margin and the seed spread 
 result). Stability is reported beside: the seed spread of each algorithm's result and its
 drawdown (peak tracked gold minus final tracked gold).
 
-Cost at the defaults (16 x 8, 150 steps, KL coefficient 0.2; single-thread CPU on 2 idle
-cores, preset m): PPO 1.05, GRPO 0.60, RLOO 0.71 s per step without the penalty, about a tenth
-more with it; PPO's estimated FLOPs are about twice GRPO's, so it gets about 75 steps at equal
-compute: about 545 s per seed, so 3 seeds take about 14 min on 2 cores once the shared SFT
-model exists (about 9 min more otherwise).
+Cost at the defaults (policy s, 16 x 8, 60 steps, KL coefficient 0.2; one torch thread, in
+the default study on 2 cores): about 110 s per seed once the SFT model and reward model exist
+(the GRPO run is shared with the other RL axes). PPO's estimated FLOPs are about twice GRPO's,
+so it gets about half the steps at equal compute.
 """
 from __future__ import annotations
 

@@ -17,12 +17,11 @@ Two runs per policy, because the two papers ask different questions of RL:
   far each run has collapsed (in a small run at preset xs every policy lost about 0.36 of
   gold accuracy by step 150), which is why H4 does not read it.
 
-Cost at the defaults (xs, s, m; GRPO 16 x 8, 100 steps, KL coefficients 0 and 0.2;
-single-thread CPU on 2 idle cores): the SFT runs of xs and s (1500 steps at 0.06 and 0.12 s:
-about 270 s per seed, shared with the reward-model size axes), RL at about 0.15/0.3/0.6 s per
-step (a tenth more with the KL penalty), evaluation and tracking about 18 s per run: about
-600 s per seed, so 3 seeds take about 15 min on 2 cores once the shared m SFT model exists
-(about 9 min more otherwise). Preset l would add about 560 s of SFT per seed.
+Cost at the defaults (xs and s; GRPO 16 x 8, 60 steps, KL coefficients 0 and 0.2; one torch
+thread, in the default study on 2 cores): with m as well, 200-215 s per seed of RL and
+evaluation once the SFT models exist (SFT of 800 steps costs about 45 s for xs, 95 s for s,
+190 s for m per seed, shared with the reward-model size axes); m's two runs are about 110 s
+of that.
 """
 from __future__ import annotations
 

@@ -20,11 +20,10 @@ on the tracker's own prompts, with its KL upper bound ln n - (n-1)/n.
 - G7: a KL penalty acts like early stopping: the tracked points of the penalised runs lie on
   the unconstrained run's gold-vs-KL curve (mean gap within ``G7_MARGIN`` gold accuracy).
 
-Cost at the defaults (3 KL coefficients, GRPO 16 x 8, 200 steps tracked every 10;
-single-thread CPU on 2 idle cores): about 0.6 s per step unconstrained and 0.66 s with the
-reference model, 21 measurements of about 0.9 s per run and a best-of-64 pool on 128 prompts:
-about 490 s per seed, so 3 seeds take about 12 min on 2 cores once the shared SFT model exists
-(about 9 min more otherwise).
+Cost at the defaults (3 KL coefficients, GRPO 16 x 8, 60 steps tracked every 10; one torch
+thread, in the default study on 2 cores): 45-55 s per seed when the runs at KL 0 and 0.2 are
+already in the store (the policy-size axis trains them); about 2.5 min per seed otherwise,
+including a best-of-64 pool on 128 prompts.
 """
 from __future__ import annotations
 

@@ -23,12 +23,10 @@ with the smallest (0 by default, as in Gao et al.'s fits, so the curves turn ove
 Caveat: the reward model of preset P learns from the samples of the SFT model of preset P,
 not from the policy's, so reward models of different sizes also saw different data.
 
-Cost at the defaults (RMs on xs, s, m; the pipeline's policy s, GRPO 16 x 8, 100 steps, KL
-coefficients 0 and 0.2; single-thread CPU): six RL runs at about 0.35-0.4 s per step, their
-evaluations and tracking, three reward models and three best-of-16 pools. The xs and m SFT
-models are the policy-size axis's (about 45 s and 190 s of SFT per seed when trained here),
-and the runs against the RM of s are the policy-size axis's too when both axes share RL
-length, tracking and evaluation (as the study's default preset does).
+Cost at the defaults (RMs on xs, s, m; the pipeline's policy s, GRPO 16 x 8, 60 steps, KL
+coefficients 0 and 0.2; one torch thread, in the default study on 2 cores): 145-155 s per seed,
+its six RL runs (two shared with the policy-size axis), their evaluations and three best-of-16
+pools, once the xs, s and m SFT models exist (the reward-model size axis trains them).
 """
 from __future__ import annotations
 

@@ -17,11 +17,9 @@ than sampling saturating. ``rl_reward="proxy"`` runs the paper's setting instead
 The measured outcome is the held-out *sampled* gold accuracy of the final policy (greedy
 accuracy saturates near 0.95 quickly on this task), with the SFT policy's beside it.
 
-Cost at the defaults (preset m, PPO, 80 steps; single-thread CPU seconds, measured on 2
-idle cores): 16 prompts x 1/2/4/8 samples cost about 0.23/0.35/0.64/1.05 s per step, the
-equal-total series about 1.2 s per step of its runs together, evaluation and tracking about
-16 s per run: about 400 s per seed, so 3 seeds take about 10 min on 2 cores once the shared
-SFT model exists (it costs about 375 s per seed, once per study: about 9 min more).
+Cost at the defaults (policy s, GRPO against the gold verifier, 2/4/8 samples and the
+equal-total series, 60 steps; one torch thread, in the default study on 2 cores): about
+100-105 s per seed once the SFT model exists.
 """
 from __future__ import annotations
 
