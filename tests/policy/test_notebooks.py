@@ -17,7 +17,8 @@ from rlhf_nb.notebooks import execute_notebook
 from .conftest import POLICY, TINY
 
 GRIDS = {
-    "samples_per_prompt": (dict(policy=POLICY, samples_per_prompt="1,2", prompts_per_step=1, equal_total=2,
+    "samples_per_prompt": (dict(policy=POLICY, samples_per_prompt="1,2", rl_algorithm="ppo", prompts_per_step=1,
+                                equal_total=2,
                                 rl_steps=2, track_every_steps=1), ["H1"]),
     "policy_size": (dict(policies=POLICY, rm_policy=POLICY, kl_coefs="0,0.1", rl_steps=2, track_every_steps=1),
                     ["H4", "G8"]),

@@ -90,5 +90,6 @@ def test_the_cli_passes_the_executor_through(monkeypatch):
 
     monkeypatch.setattr("rlhf_nb.study.run.run_study", fake_run_study)
     assert cli.main(["study", "--preset", "smoke", "--executor", "ray", "--ray-address", "auto",
-                     "--ray-gpus-per-task", "1"]) == 0
-    assert seen == {"executor": "ray", "ray_address": "auto", "ray_gpus_per_task": 1.0}
+                     "--ray-gpus-per-task", "1", "-p", "task", "data.jsonl"]) == 0
+    assert seen == {"executor": "ray", "ray_address": "auto", "ray_gpus_per_task": 1.0,
+                    "parameters": [["task", "data.jsonl"]]}

@@ -157,8 +157,11 @@ def test_ctrl_c_stops_workers_and_kernels_at_once_and_the_rerun_resumes(tmp_path
     nbformat_nb.cells[0].source = 'marker: str = ""\nseconds: float = 0.0'
     nbformat.write(nbformat_nb, nb)
     root, marker = tmp_path / "study", tmp_path / "marker.txt"
+    # A terminal's foreground job gets Ctrl-C; a background job (e.g. this suite run with `&`)
+    # inherits SIGINT ignored, so the study's process is given the terminal's default.
     proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTIBLE_STUDY, nb, str(root), str(marker)],
-                            start_new_session=True, stderr=subprocess.PIPE, text=True)
+                            start_new_session=True, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not (marker.exists() and len(marker.read_text()) == 3 and len(list((root / "done").glob("*.json"))) == 1):
