@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -37,7 +38,9 @@ def bench_stages(presets: list[str], threads: int) -> None:
         store = RunStore(tempfile.mkdtemp(prefix=f"bench-{preset}-"))
         sft_steps, rl_steps = 60, 10
         sft = run_sft(store, task, SFTStageConfig(policy=preset, sft_steps=sft_steps))
-        rm = run_reward(store, task, RewardStageConfig(n_prompts=100), sft)
+        # 60 SFT steps leave the policy mostly wrong: more prompts and a smaller batch still give
+        # several reward-model steps to time
+        rm = run_reward(store, task, RewardStageConfig(n_prompts=400, comparisons_per_step=8), sft)
         row = {"what": "stage_seconds", "preset": preset, "params": sft.metrics["sft/params"], "threads": threads,
                "sft_s_per_step": sft.metrics["sft/seconds"] / sft_steps,
                "rm_s_per_step": rm.metrics["rm/seconds"] / rm.metrics["rm/steps"]}
@@ -45,6 +48,8 @@ def bench_stages(presets: list[str], threads: int) -> None:
             rl = run_rl(store, task, RLStageConfig(reward="gold", rl_steps=rl_steps, samples_per_prompt=samples,
                                                    track_every_steps=rl_steps), sft, rm)
             row[f"grpo_16x{samples}_s_per_step"] = rl.metrics["rl/seconds"] / rl_steps  # includes 2 tracking passes
+        # peak resident memory of this process so far: presets run smallest first, so it is this preset's peak
+        row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(row), flush=True)
         shutil.rmtree(store.root, ignore_errors=True)
 
