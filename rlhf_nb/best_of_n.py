@@ -24,12 +24,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .analysis.forms import bon_kl_bound
+
 
 def kl_bound(n: int) -> float:
-    """Upper bound on KL(best-of-n || policy): ln n - (n-1)/n (0 at n = 1)."""
+    """Upper bound on KL(best-of-n || policy): ln n - (n-1)/n (0 at n = 1), for one n >= 1."""
     if n < 1:
         raise ValueError(f"n={n}: best-of-n needs n >= 1")
-    return math.log(n) - (n - 1) / n
+    return float(bon_kl_bound(n))
 
 
 @lru_cache(maxsize=4096)
@@ -93,7 +95,8 @@ def best_of_n_curve(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[f
         g = [expected_best_of_n(s, v, n) for s, v in zip(scores, gold)]
         p = [expected_best_of_n(s, s, n) for s in scores]
         o = [expected_best_of_n(v, v, n) for v in gold]
-        rows.append({"n": n, "kl_bound": kl_bound(n), "d": math.sqrt(kl_bound(n)), "gold": float(np.mean(g)),
+        bound = kl_bound(n)
+        rows.append({"n": n, "kl_bound": bound, "d": math.sqrt(bound), "gold": float(np.mean(g)),
                      "proxy": float(np.mean(p)), "oracle": float(np.mean(o))})
     out = pd.DataFrame(rows)
     gold_start, proxy_start = expected_start(scores, gold)

@@ -8,6 +8,8 @@ task's constructor, so every knob of either task is reachable.
 """
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +52,31 @@ def task_kwargs_from_text(text: str) -> dict[str, Any]:
     return out
 
 
-def notebook_task(spec: str = "addition", options: str = "", digits: int = 0):
-    """The task an axis notebook names: the pipeline's default task for ``addition``, else a data file.
+def notebook_task(spec: str = "addition", options: str = "", digits: int = 0, embedded: tuple = ()):
+    """The task a notebook names: the pipeline's default task for ``addition``, else a data file.
 
     ``options`` is the notebook's ``task_options`` text; ``digits`` (per term, 0 keeps the
     default) only applies to the embedded task, and naming it for a data file is refused.
+    ``embedded`` holds ``(name, value)`` knobs of the embedded task that a notebook sets by
+    its own parameters (``options`` may override them); a data file ignores them. Cached: a
+    data file is read, parsed and hashed once per process however often an axis asks, and
+    again when it (or a file its options name) changes on disk.
     """
+    files = [spec, *task_kwargs_from_text(options).values()]
+    stamps = tuple(os.stat(f).st_mtime_ns for f in files if isinstance(f, str) and os.path.isfile(f))
+    return _notebook_task(spec, options, digits, tuple(embedded), stamps)
+
+
+@lru_cache(maxsize=32)
+def _notebook_task(spec: str, options: str, digits: int, embedded: tuple, stamps: tuple):
+    # ``stamps`` (modification times of the files named) only keys the cache
     from dataclasses import fields, replace
 
     from .pipeline import PipelineConfig
 
     kwargs = task_kwargs_from_text(options)
     if str(spec).strip() == "addition":
+        kwargs = {**dict(embedded), **kwargs}
         task = PipelineConfig().task
         known = {f.name for f in fields(task) if f.init}
         unknown = sorted(set(kwargs) - known)

@@ -368,23 +368,6 @@ def best_up_to(kl: np.ndarray, gain: np.ndarray, k: float) -> float:
     return float(np.interp(k, x, y))
 
 
-def first_crossing(x: np.ndarray, y: np.ndarray, level: float) -> float:
-    """The first x (in curve order) at which y reaches ``level``, interpolated linearly; nan if never."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    for i in range(len(y)):
-        if y[i] >= level:
-            if i == 0:
-                return float(x[0])
-            frac = (level - y[i - 1]) / (y[i] - y[i - 1]) if y[i] != y[i - 1] else 1.0
-            return float(x[i - 1] + frac * (x[i] - x[i - 1]))
-    return float("nan")
-
-
-# ------------------------------------------------------------------------------------------
-# Results files
-# ------------------------------------------------------------------------------------------
-
-
 def figure_path(figures_dir: Path, name: str) -> tuple[Path, str]:
     """Where to save a figure, and its path relative to the results folder (the layout
     ``<results>/figures/<axis>/`` is assumed; otherwise the absolute path is recorded)."""

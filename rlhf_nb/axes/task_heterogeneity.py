@@ -3,14 +3,16 @@
 RL and reward-model data use ``terms``-term problems only; the OOD split (``ood_terms``
 terms) was in the SFT data but never in RL's. The effect is the RL gain on held-out
 in-distribution problems minus the gain on OOD problems, paired by seed, from any axis
-table that carries both gains for finished runs (the method axis does).
+table that carries both gains for finished runs (the method axis does). The verdict follows
+the policy axes' rule (:func:`rlhf_nb.axes.policy_runs.seed_effect`: a t interval over seeds,
+no verdict under 3 seeds).
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from ..analysis.effects import effect_ci, verdict
 from .common import Finding
+from .policy_runs import seed_effect
 
 CLAIM = "metrics of the trained skill move more than metrics of skills the RL data does not train"
 
@@ -23,18 +25,12 @@ def h8_finding(table: pd.DataFrame, axis: str, figure: str = "") -> Finding:
         raise ValueError(f"the {axis} table lacks {sorted(missing)}: H8 needs RL gains in and out of distribution")
     rows = table.dropna(subset=["gain_heldout_sampled_acc", "gain_ood_sampled_acc"])
     per_seed = rows.groupby("seed")[["gain_heldout_sampled_acc", "gain_ood_sampled_acc"]].mean()
-    n = len(per_seed)
-    if n >= 2:
-        eff = effect_ci(per_seed["gain_heldout_sampled_acc"], per_seed["gain_ood_sampled_acc"], method="t")
-        estimate, ci = eff.estimate, eff.ci
-        result = verdict(estimate, ci, direction=+1)
-    else:
-        estimate = float(per_seed.eval("gain_heldout_sampled_acc - gain_ood_sampled_acc").mean()) if n else float("nan")
-        ci, result = (float("nan"), float("nan")), "inconclusive"
+    effect = seed_effect(per_seed["gain_heldout_sampled_acc"] - per_seed["gain_ood_sampled_acc"])
     return Finding(
-        id="H8", claim=CLAIM, verdict=result, effect=estimate, ci=ci, n_seeds=n, axis=axis, figure=figure,
+        id="H8", claim=CLAIM, verdict=effect.verdict(+1), effect=effect.estimate, ci=effect.ci, n_seeds=effect.n,
+        axis=axis, figure=figure,
         effect_label="RL gain in distribution minus RL gain out of distribution (sampled gold acc, claim > 0)",
-        numbers={"gain_heldout": float(per_seed["gain_heldout_sampled_acc"].mean()) if n else float("nan"),
-                 "gain_ood": float(per_seed["gain_ood_sampled_acc"].mean()) if n else float("nan")},
-        note=("paired t interval over seeds" if n >= 2 else "one seed: no interval"),
+        numbers={"gain_heldout": float(per_seed["gain_heldout_sampled_acc"].mean()),
+                 "gain_ood": float(per_seed["gain_ood_sampled_acc"].mean())},
+        note="paired t interval over seeds; no verdict under 3 seeds",
     )

@@ -269,7 +269,7 @@ def ppo_update(
     value_model.train()
     n = rollout.batch.input_ids.shape[0]
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    minis = [m for m in order.chunk(min(settings.mini_batches, n))]
+    minis = list(torch.tensor_split(order, min(settings.mini_batches, n)))  # exactly that many (chunk may give fewer)
     totals: dict[str, float] = {}
     for mini in minis:
         stats = _minibatch_step(policy, value_model, policy_optimizer, value_optimizer, rollout, settings, mini,

@@ -1,6 +1,7 @@
 """``rlhf-nb study``: expand a preset, run its executions (local processes or Ray tasks), build the report."""
 from __future__ import annotations
 
+import ast
 import os
 import time
 from dataclasses import replace
@@ -81,8 +82,9 @@ def check_study_task(preset: StudyPreset) -> None:
         if key not in built:
             built[key] = notebook_task(*key)
         if axis == "orm_vs_prm":
-            supervisions = grid.get("supervisions") or declared_parameters(notebook_path(axis))["supervisions"]["default"]
-            for sup in str(supervisions).strip("\"'").split(","):
+            supervisions = grid.get("supervisions") or ast.literal_eval(
+                declared_parameters(notebook_path(axis))["supervisions"]["default"])
+            for sup in str(supervisions).split(","):
                 try:
                     check_supervision_fits_task(sup.strip(), built[key])
                 except ValueError as err:

@@ -20,6 +20,11 @@ def test_h8_not_shown_when_ood_gains_more_and_inconclusive_when_noisy():
     assert h8_finding(_table([0.30, 0.05, 0.20], [0.10, 0.25, 0.15]), "method").verdict == "inconclusive"
 
 
+def test_h8_gives_no_verdict_under_three_seeds_like_the_other_policy_findings():
+    f = h8_finding(_table([0.40, 0.42], [0.10, 0.12]), axis="method")
+    assert f.verdict == "inconclusive" and f.n_seeds == 2 and f.ci[0] > 0
+
+
 def test_h8_needs_both_gains():
     with pytest.raises(ValueError, match="gain_ood_sampled_acc"):
         h8_finding(pd.DataFrame({"seed": [0], "gain_heldout_sampled_acc": [0.1]}), "method")

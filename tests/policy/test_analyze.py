@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rlhf_nb.axes import method, policy_size, rl_length_kl, rm_size_for_rl, samples_per_prompt
-from rlhf_nb.axes.policy_runs import first_crossing, interp_at, save_results, seed_effect
+from rlhf_nb.axes.policy_runs import interp_at, save_results, seed_effect
 
 SEEDS = (0, 1, 2)
 RNG = np.random.default_rng(0)
@@ -164,7 +164,5 @@ def test_helpers():
     assert one.n == 1 and np.isnan(one.ci[0]) and one.verdict(+1) == "inconclusive"
     two = seed_effect(pd.Series([0.1, 0.1001], index=[0, 1]))
     assert two.ci[0] > 0 and two.verdict(+1) == "inconclusive"  # an interval, but no verdict under 3 seeds
-    assert first_crossing(np.array([0, 1, 2]), np.array([0.0, 0.5, 1.0]), 0.75) == pytest.approx(1.5)
-    assert np.isnan(first_crossing(np.array([0, 1]), np.array([0.0, 0.5]), 0.75))
     assert interp_at(np.array([0.0, 2.0]), np.array([0.0, 1.0]), 1.0) == pytest.approx(0.5)
     assert np.isnan(interp_at(np.array([0.0, 2.0]), np.array([0.0, 1.0]), 3.0))

@@ -19,7 +19,7 @@ from rlhf_nb.store import make_run_id
 from rlhf_nb.task import AdditionTask
 from rlhf_nb.task_registry import make_task, task_kwargs_from_text
 
-from .helpers import write_jsonl
+from .helpers import real_format_records, write_jsonl
 
 GSM8K_LINES = [
     {"question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
@@ -183,3 +183,23 @@ def test_make_task_builds_the_embedded_task_and_reads_option_text():
         {"ood_path": "a.jsonl", "heldout_fraction": 0.2, "skip_unparseable": True}
     with pytest.raises(ValueError, match="name=value"):
         task_kwargs_from_text("oops")
+
+
+def test_notebook_task_reads_a_file_once_until_it_changes(tmp_path):
+    import os
+
+    from rlhf_nb.task_registry import notebook_task
+
+    path = write_jsonl(tmp_path / "d.jsonl", real_format_records(1, 2))
+    first = notebook_task(str(path), "heldout_fraction=0.25")
+    assert notebook_task(str(path), "heldout_fraction=0.25") is first  # cached: not parsed again
+    write_jsonl(path, real_format_records(1, 3))
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 10**9))
+    changed = notebook_task(str(path), "heldout_fraction=0.25")
+    assert changed.data_sha256 != first.data_sha256
+    # the embedded task: a notebook's own knob, which task_options may override; ignored by a data file
+    assert notebook_task("addition", "", embedded=(("carry_error_rate", 0.3),)).carry_error_rate == 0.3
+    assert notebook_task("addition", "carry_error_rate=0.2", embedded=(("carry_error_rate", 0.3),)).carry_error_rate == 0.2
+    assert notebook_task(str(path), "", embedded=(("carry_error_rate", 0.3),)).name == "math_data"
+    with pytest.raises(ValueError, match="does not have"):
+        notebook_task("addition", "carry_eror_rate=0.2")

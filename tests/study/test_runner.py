@@ -120,10 +120,14 @@ def test_bad_finding_verdict_is_refused():
 
 def test_findings_are_standard_json_with_undefined_numbers_as_null(tmp_path):
     nan = float("nan")
-    path = write_finding(Finding("H1", "claim", "inconclusive", nan, (nan, 0.2), 1, numbers={"x": [1.0, nan]}),
+    import numpy as np
+
+    path = write_finding(Finding("H1", "claim", "inconclusive", nan, (nan, 0.2), 1,
+                                 numbers={"x": [1.0, nan], "a": np.array([0.5, np.inf]), "s": np.float64(2.0)}),
                          tmp_path)
     data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert data["effect"] is None and data["ci"] == [None, 0.2] and data["numbers"]["x"] == [1.0, None]
+    assert data["numbers"]["a"] == [0.5, None] and data["numbers"]["s"] == 2.0
     card = scorecard(tmp_path)
     assert card.set_index("id").loc["H1", "verdict"] == "inconclusive"
 
