@@ -27,7 +27,7 @@ GRIDS = {
     "rl_length_kl": (dict(policy=POLICY, kl_coefs="0,0.1", rl_steps=3, track_every_steps=1, bon_n=4),
                      ["H6", "G2", "G6", "G7"]),
     "method": (dict(policy=POLICY, rl_steps=2, prompts_per_step=2, samples_per_prompt=2, track_every_steps=1),
-               ["H5"]),
+               ["H5", "H8"]),
 }
 
 
