@@ -38,7 +38,27 @@ def default_device() -> torch.device:
     if not accelerator_available():
         return torch.device("cpu")
     local_rank = os.environ.get("LOCAL_RANK")
-    return torch.device("cuda", int(local_rank)) if local_rank is not None else torch.device("cuda")
+    if local_rank is None:
+        return torch.device("cuda")
+    check_one_gpu_per_process()
+    return torch.device("cuda", int(local_rank))
+
+
+def check_one_gpu_per_process() -> None:
+    """Refuse more processes on this node than it has GPUs (CUDA's own error is 'invalid device ordinal').
+
+    Under ``accelerate launch``/``torchrun`` each process trains on the GPU of its local rank.
+    """
+    procs = os.environ.get("LOCAL_WORLD_SIZE")
+    if procs is None or not accelerator_available():
+        return
+    gpus = torch.cuda.device_count()
+    if int(procs) > gpus:
+        raise RuntimeError(
+            f"{procs} processes on this node but {gpus} visible GPU(s): each process needs its own GPU; launch with "
+            f"--num_processes {gpus} (accelerate) or --nproc_per_node {gpus} (torchrun), or set CUDA_VISIBLE_DEVICES= "
+            "to train on the CPU"
+        )
 
 
 VLLM_MODES = ("off", "auto", "on")

@@ -40,6 +40,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable
 
+from .device import check_one_gpu_per_process
 from .store import Run, RunStore, make_run_id
 
 STAGES = ("sft", "reward", "rl", "eval", "all")
@@ -217,6 +218,7 @@ def run_stage(stage: str, config: dict[str, Any]) -> dict[str, Run]:
     trainable = {"sft", "reward", "rl"} if stage == "all" else {stage}
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         require_gathered_saves(trainable)
+        check_one_gpu_per_process()
     rank, world, decide, barrier = _distributed()
     store = LaunchStore(config["store_dir"], trainable, rank, world, decide, barrier)
     task = config["task"]

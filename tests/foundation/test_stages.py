@@ -1,18 +1,20 @@
 """Each stage at toy scale: it trains, changes parameters, writes its artifacts, reports finite metrics."""
 import math
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 import torch
 
 from rlhf_nb.evaluation import EvalStageConfig
-from rlhf_nb.models import build_policy, load_causal_lm
+from rlhf_nb.models import build_policy, load_causal_lm, load_tokenizer
 from rlhf_nb.pipeline import run_pipeline
 from rlhf_nb.rewards import GoldReward, ProxyReward, reward_input_ids
 from rlhf_nb.stages.reward import RewardStageConfig
 from rlhf_nb.stages.rl import RLStageConfig
 from rlhf_nb.stages.sft import SFTStageConfig
 from rlhf_nb.task import AdditionTask
+from rlhf_nb.tracking import PolicyTracker
 
 
 def _finite(metrics):
@@ -22,7 +24,7 @@ def _finite(metrics):
 def test_sft_changes_the_policy_and_logs_falling_loss(toy_config, toy_pipeline):
     sft = toy_pipeline.sft
     fresh, _ = build_policy(toy_config.sft.policy, seed=toy_config.sft.seed)
-    trained = load_causal_lm(sft.path / "model")
+    trained = load_causal_lm(sft.path / "model").cpu()  # load_causal_lm puts it on the GPU where there is one
     assert not all(torch.equal(a, b) for a, b in zip(fresh.parameters(), trained.parameters()))
     log = pd.read_csv(sft.path / "train_log.csv")
     assert log["loss"].iloc[-1] < log["loss"].iloc[0]
@@ -96,3 +98,20 @@ def test_gold_reward_reads_the_answer_column():
 def test_bad_stage_knobs_are_refused_before_training(make, fragment):
     with pytest.raises((ValueError, FileNotFoundError), match=fragment):
         make()
+
+
+def test_tracker_scores_the_reference_at_the_policys_bf16_precision(toy_config, toy_pipeline):
+    """Under bf16 training accelerate autocasts the policy's forward; KL to an identical reference must stay 0."""
+    task = toy_config.task
+    policy = load_causal_lm(toy_pipeline.sft.path / "model").cpu()
+    ref = load_causal_lm(toy_pipeline.sft.path / "model").cpu()
+    policy.forward = torch.autocast("cpu", dtype=torch.bfloat16)(policy.forward)  # what accelerate does to the policy
+    def tracker():
+        return PolicyTracker(task, load_tokenizer(toy_pipeline.sft.path / "model"), ref,
+                             task.problems("heldout", 8, 0), every_steps=1, max_new_tokens=32, seed=0)
+
+    unmatched = tracker().measure(policy, 0)["kl"]
+    matched = tracker()
+    matched.on_train_begin(SimpleNamespace(bf16=True), None, None, model=policy)
+    assert abs(unmatched) > 1e-4  # the mismatch this guards against is visible on a CPU too
+    assert matched.rows[0]["kl"] == pytest.approx(0.0, abs=1e-6)

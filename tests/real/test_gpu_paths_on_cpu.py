@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rlhf_nb.device import default_device, use_bf16, vllm_generation_kwargs
+from rlhf_nb.device import check_one_gpu_per_process, default_device, use_bf16, vllm_generation_kwargs
 from rlhf_nb.stages.common import per_device_batch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,3 +62,16 @@ def test_gpu_benchmark_smoke_run_on_cpu(tmp_path):
     generation = [r for r in rows if r["what"] == "generation"]
     assert generation and generation[0]["tokens_per_s"] > 0 and generation[0]["precision"] == "fp32"
     assert rows[-1]["what"] == "summary"
+
+
+def test_more_processes_than_gpus_is_refused_with_the_launch_fix(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(RuntimeError, match="--num_processes 1"):
+        default_device()
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    check_one_gpu_per_process()
+    assert default_device() == torch.device("cuda", 0)

@@ -137,7 +137,7 @@ def test_two_processes_train_every_stage_and_commit_each_run_once(tmp_path):
         "rl": {"rl_steps": 2, "prompts_per_step": 2, "samples_per_prompt": 2, "train_prompts": 16,
                "track_every_steps": 2, "track_prompts": 4, "max_completion_tokens": 16},
         "eval": {"eval_prompts": 4, "samples_per_prompt": 2, "max_completion_tokens": 16}}))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # the CPU path, also on a GPU machine
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m",
                            "rlhf_nb.launch_stage", "--stage", "all", "--config", str(config)],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
