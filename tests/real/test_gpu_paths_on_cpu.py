@@ -31,6 +31,7 @@ def test_every_accelerate_config_loads_and_leaves_precision_to_the_stages():
 
 
 def test_cpu_defaults_are_unchanged_and_gpu_only_knobs_refuse_clearly(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU branch, also on a GPU machine
     assert default_device() == torch.device("cpu")
     assert use_bf16("auto", model_is_preset=False) is False  # no GPU here: fp32
     with pytest.raises(ValueError, match="needs a GPU"):
