@@ -20,7 +20,7 @@ Store stages (each cached, so a finished seed costs nothing to rerun):
 
 Also here, for the RM axes: :class:`Scale` (the knobs they share with the other axes' notebooks,
 on top of the pipeline's default configs), FLOPs bookkeeping for axis tables
-(:func:`count_once`), and the paired-by-seed effects their findings rest on.
+(:func:`count_once`); the effects over seeds their findings rest on are :mod:`rlhf_nb.analysis.seeds`.
 
 What it does not do: fit or decide a finding for a whole axis (see :mod:`rlhf_nb.axes`).
 """
@@ -34,7 +34,6 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from .analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, effect_ci, equivalence_verdict, verdict
 from .best_of_n import best_of_n_curve
 from .compute import forward_flops
 from .models import count_parameters, load_causal_lm, load_tokenizer
@@ -362,48 +361,3 @@ def count_once(table: pd.DataFrame) -> pd.DataFrame:
         if flops in out and run in out:
             out.loc[out.duplicated(subset=[run]), flops] = np.nan
     return out
-
-
-# --- effects over seeds, for the axes' findings ----------------------------------------------------
-
-def seed_effect(a: pd.Series, b: pd.Series) -> tuple[float, tuple[float, float], int]:
-    """mean(a - b) paired by seed (Series indexed by seed), its 95 % t interval and the number of seeds.
-
-    A t interval, not a bootstrap: with three seeds a bootstrap has a handful of distinct
-    resamples and is too narrow. With fewer than two common seeds the interval is (nan, nan).
-    """
-    common = sorted(set(a.dropna().index) & set(b.dropna().index))
-    if len(common) < 2:
-        est = float((a.loc[common] - b.loc[common]).mean()) if common else float("nan")
-        return est, (float("nan"), float("nan")), len(common)
-    e = effect_ci(a.loc[common], b.loc[common], method="t")
-    return e.estimate, e.ci, len(common)
-
-
-def shown_if(effect: float, ci: tuple[float, float], direction: int = 1, margin: float = 0.0) -> str:
-    """The analysis layer's verdict, inconclusive when there is no interval (one seed)."""
-    if not np.isfinite(ci).all():
-        return INCONCLUSIVE
-    return verdict(effect, ci, direction=direction, margin=margin)
-
-
-def same_within(effect: float, ci: tuple[float, float], margin: float) -> str:
-    """Equivalence verdict (``|effect| < margin``), inconclusive without an interval."""
-    if not np.isfinite(ci).all():
-        return INCONCLUSIVE
-    return equivalence_verdict(effect, ci, margin=margin)
-
-
-def combine_verdicts(verdicts: Sequence[str]) -> str:
-    """A claim made of parts: shown when every part is, not shown when any part is not, else inconclusive."""
-    if all(v == SHOWN for v in verdicts):
-        return SHOWN
-    if any(v == NOT_SHOWN for v in verdicts):
-        return NOT_SHOWN
-    return INCONCLUSIVE
-
-
-def fmt_ci(effect: float, ci: tuple[float, float]) -> str:
-    if np.isfinite(ci).all():
-        return f"{effect:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]"
-    return f"{effect:+.3f} [no interval]"

@@ -3,7 +3,7 @@
 Modules, one concern each: ``forms`` (equations and closed-form diminishing returns),
 ``validation`` (input checks), ``solvers`` (least squares and variable projection),
 ``bootstrap`` (seeded resampling), ``fitting`` (``fit_curve``), ``compare`` (``compare_forms``),
-``ratio`` (two x values), ``effects`` (effect sizes and verdicts), ``plotting``, ``summary``
+``ratio`` (two x values), ``effects`` (effect sizes and verdicts), ``seeds`` (effects over seeds, the 3-seed rule), ``plotting``, ``summary``
 (table -> finding, for notebooks). See ``docs/fitting.md`` for the practice they follow.
 
 >>> import numpy as np
@@ -18,6 +18,7 @@ from .fitting import FitResult, Flag, fit_curve
 from .forms import FORMS, Form, bon_kl_bound, get_form
 from .plotting import plot_fit
 from .ratio import RatioSummary, ratio_summary
+from .seeds import MIN_SEEDS, SeedEffect, combine, paired_seed_effect, seed_effect
 from .summary import Analysis, analyse_runs, describe_fit, parse_forms, save_analysis, synthetic_runs
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "ratio_summary", "RatioSummary",
     "effect_ci", "Effect", "verdict", "equivalence_verdict", "SHOWN", "NOT_SHOWN", "INCONCLUSIVE",
     "plot_fit",
+    "seed_effect", "paired_seed_effect", "SeedEffect", "combine", "MIN_SEEDS",
     "analyse_runs", "Analysis", "describe_fit", "parse_forms", "save_analysis", "synthetic_runs",
 ]

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..analysis import NOT_SHOWN, SHOWN, fit_curve
-from ..rm_eval import combine_verdicts, fmt_ci, seed_effect, shown_if
+from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, fit_curve, paired_seed_effect, verdict
 from .common import Finding
 from .rm_size import RMSizeGrid, run_seed, size_order  # noqa: F401  (run_seed: this axis's runs are rm_size's)
 
@@ -88,48 +87,48 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, split: str = "heldout"
     # (c) the weakest proxy's gold peaks inside the n range and falls after it.
     weak = fits[small]
     beta_ci = weak.ci["beta"]
-    concave = shown_if(weak.params["beta"], beta_ci)
+    concave = verdict(weak.params["beta"], beta_ci) if np.isfinite(beta_ci).all() else INCONCLUSIVE
     steps = sel.sort_values("n").groupby(["seed", "rm_size"])["proxy"].apply(lambda s: float(np.diff(s).min()))
     monotone = SHOWN if (steps >= -1e-9).all() else NOT_SHOWN
     weak_rows = sel[sel.rm_size == small]
     mean_curve = weak_rows.groupby("n")["gold"].mean()
     n_peak, n_max = int(mean_curve.idxmax()), int(mean_curve.index.max())
-    drop = seed_effect(weak_rows[weak_rows.n == n_peak].set_index("seed").gold,
+    drop = paired_seed_effect(weak_rows[weak_rows.n == n_peak].set_index("seed").gold,
                        weak_rows[weak_rows.n == n_max].set_index("seed").gold)
-    falls = shown_if(*drop[:2]) if n_peak < n_max else NOT_SHOWN
+    falls = drop.verdict() if n_peak < n_max else NOT_SHOWN
     g1_parts = [concave, monotone, falls]
     shape = {s: {"alpha": f.params["alpha"], "beta": f.params["beta"], "beta_ci": list(f.ci["beta"]), "r2": f.r2,
                  "flags": [str(fl.value) for fl in f.flags]} for s, f in fits.items()}
     g1 = Finding(
         id="G1", axis=AXIS, claim="best-of-n gold vs d fits d(alpha - beta d); proxy rises monotonically; weak "
                                    "proxies peak and fall within the n range",
-        verdict=combine_verdicts(g1_parts), effect=drop[0], ci=drop[1], n_seeds=drop[2],
+        verdict=combine(*g1_parts), effect=drop.estimate, ci=drop.ci, n_seeds=drop.n,
         effect_label=f"weakest RM ({small}): gold at its peak n = {n_peak} minus gold at n = {n_max}",
         figure=fig_rel,
         numbers={"gao_fits": shape, "proxy_monotone": monotone == SHOWN, "weak_peak_n": n_peak,
                  "kl_note": "KL is the analytic bound ln n - (n-1)/n, an upper bound"},
         note=(f"weakest RM {small}: beta = {weak.params['beta']:.3g} CI {np.round(beta_ci, 3).tolist()} (concave: "
               f"{concave}); proxy monotone in n: {monotone}; gold peak at n = {n_peak}, drop to n = {n_max} "
-              f"{fmt_ci(*drop[:2])} ({falls})"),
+              f"{drop.signed()} ({falls})"),
     )
 
     # G3: per-seed alpha and beta, largest RM against smallest.
     per_seed = _per_seed_params(table, split).pivot(index="seed", columns="rm_size")
-    d_alpha = seed_effect(per_seed["alpha"][large], per_seed["alpha"][small])
-    d_beta = seed_effect(per_seed["beta"][small], per_seed["beta"][large])
-    g3_parts = [shown_if(*d_alpha[:2]), shown_if(*d_beta[:2])]
+    d_alpha = paired_seed_effect(per_seed["alpha"][large], per_seed["alpha"][small])
+    d_beta = paired_seed_effect(per_seed["beta"][small], per_seed["beta"][large])
+    g3_parts = [d_alpha.verdict(), d_beta.verdict()]
     means = per_seed.mean()
     g3 = Finding(
         id="G3", axis=AXIS, claim="alpha_bon rises and beta_bon falls with proxy RM size",
-        verdict=combine_verdicts(g3_parts), effect=d_alpha[0], ci=d_alpha[1], n_seeds=d_alpha[2],
+        verdict=combine(*g3_parts), effect=d_alpha.estimate, ci=d_alpha.ci, n_seeds=d_alpha.n,
         effect_label=f"alpha_bon of RM {large} minus RM {small} (per-seed fits)",
         figure=fig_rel,
         numbers={"alpha_by_size": {s: float(means["alpha"][s]) for s in order},
                  "beta_by_size": {s: float(means["beta"][s]) for s in order},
-                 "beta_small_minus_large": [d_beta[0], *d_beta[1]],
+                 "beta_small_minus_large": [d_beta.estimate, *d_beta.ci],
                  "pooled_fit_ci": {s: {"alpha": list(f.ci["alpha"]), "beta": list(f.ci["beta"])}
                                    for s, f in fits.items()}},
-        note=(f"alpha {large} - {small} = {fmt_ci(*d_alpha[:2])} ({g3_parts[0]}); beta {small} - {large} = "
-              f"{fmt_ci(*d_beta[:2])} ({g3_parts[1]})"),
+        note=(f"alpha {large} - {small} = {d_alpha.signed()} ({g3_parts[0]}); beta {small} - {large} = "
+              f"{d_beta.signed()} ({g3_parts[1]})"),
     )
     return [g1, g3]

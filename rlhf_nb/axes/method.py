@@ -41,12 +41,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE
+from ..analysis import INCONCLUSIVE, seed_effect
 from ..pipeline import run_reward, run_sft
 from ..stages.rl import ALGORITHMS, rl_flops
 from ..store import RunStore
 from .common import Finding
-from .policy_runs import Scale, figure_path, final_rows, fmt, parameter_count, point_rows, run_point, seed_effect
+from .policy_runs import Scale, figure_path, final_rows, fmt, parameter_count, point_rows, run_point
 from .task_heterogeneity import h8_finding
 
 AXIS = "method"

@@ -15,18 +15,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..analysis import combine, paired_seed_effect
 from ..preference_data import ComparisonSpec
-from ..rm_eval import (
-    RMEvalConfig,
-    combine_verdicts,
-    Scale,
-    count_once,
-    fmt_ci,
-    reward_config,
-    reward_model_result,
-    seed_effect,
-    shown_if,
-)
+from ..rm_eval import RMEvalConfig, Scale, count_once, reward_config, reward_model_result
 from ..stages.prm import STEP_AGGREGATES
 from ..stages.reward import SUPERVISIONS, check_supervision_fits_task
 from ..store import RunStore
@@ -118,29 +109,29 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) 
             sel = sel[sel.comparisons == comparisons]
         return sel.groupby("seed")[column].mean()  # mean over volumes when none is named
 
-    adv_id = seed_effect(per_seed("prm", "heldout"), per_seed("orm", "heldout"))
-    adv_ood = seed_effect(per_seed("prm", "ood"), per_seed("orm", "ood"))
-    shrink = seed_effect(per_seed("prm", "heldout") - per_seed("orm", "heldout"),
+    adv_id = paired_seed_effect(per_seed("prm", "heldout"), per_seed("orm", "heldout"))
+    adv_ood = paired_seed_effect(per_seed("prm", "ood"), per_seed("orm", "ood"))
+    shrink = paired_seed_effect(per_seed("prm", "heldout") - per_seed("orm", "heldout"),
                          per_seed("prm", "ood") - per_seed("orm", "ood"))
     big, small = at_n.comparisons.max(), at_n.comparisons.min()
     prm_gain = per_seed("prm", "heldout", comparisons=big) - per_seed("prm", "heldout", comparisons=small)
     orm_gain = per_seed("orm", "heldout", comparisons=big) - per_seed("orm", "heldout", comparisons=small)
-    more_data = seed_effect(prm_gain, orm_gain)
-    pair_id = seed_effect(per_seed("prm", "heldout", "pairwise_acc"), per_seed("orm", "heldout", "pairwise_acc"))
+    more_data = paired_seed_effect(prm_gain, orm_gain)
+    pair_id = paired_seed_effect(per_seed("prm", "heldout", "pairwise_acc"), per_seed("orm", "heldout", "pairwise_acc"))
     # "PRM >= ORM" is a non-inferiority claim: shown when the interval sits above -0.01 (one accuracy point).
-    parts = [shown_if(*adv_id[:2], margin=-0.01), shown_if(*shrink[:2]), shown_if(*more_data[:2])]
+    parts = [adv_id.verdict(margin=-0.01), shrink.verdict(), more_data.verdict()]
     table_means = at_n.groupby(["split", "supervision", "comparisons"])["gold"].mean()
     return [Finding(
         id="H7", axis=AXIS, claim="PRM >= ORM in distribution; the advantage shrinks out of distribution; the PRM "
                                    "gains more from extra RM data",
-        verdict=combine_verdicts(parts), effect=adv_id[0], ci=adv_id[1], n_seeds=adv_id[2],
+        verdict=combine(*parts), effect=adv_id.estimate, ci=adv_id.ci, n_seeds=adv_id.n,
         effect_label=f"held-out best-of-{n} gold accuracy, PRM minus ORM (mean over volumes)",
         figure=f"{figures_dir.name}/{fig_name}",
-        numbers={"advantage_ood": [adv_ood[0], *adv_ood[1]], "advantage_shrink_id_minus_ood": [shrink[0], *shrink[1]],
-                 "prm_minus_orm_gain_from_data": [more_data[0], *more_data[1]], "volume_range": [int(small), int(big)],
-                 "pairwise_acc_prm_minus_orm_heldout": [pair_id[0], *pair_id[1]],
+        numbers={"advantage_ood": [adv_ood.estimate, *adv_ood.ci], "advantage_shrink_id_minus_ood": [shrink.estimate, *shrink.ci],
+                 "prm_minus_orm_gain_from_data": [more_data.estimate, *more_data.ci], "volume_range": [int(small), int(big)],
+                 "pairwise_acc_prm_minus_orm_heldout": [pair_id.estimate, *pair_id.ci],
                  f"best_of_{n}_gold": {f"{s}/{sup}/{c}": round(float(v), 4) for (s, sup, c), v in table_means.items()}},
-        note=(f"in distribution PRM - ORM = {fmt_ci(*adv_id[:2])} (>= -0.01: {parts[0]}); OOD {fmt_ci(*adv_ood[:2])}; "
-              f"shrink (ID - OOD advantage) {fmt_ci(*shrink[:2])} ({parts[1]}); PRM gain - ORM gain from "
-              f"{small}->{big} comparisons {fmt_ci(*more_data[:2])} ({parts[2]})"),
+        note=(f"in distribution PRM - ORM = {adv_id.signed()} (>= -0.01: {parts[0]}); OOD {adv_ood.signed()}; "
+              f"shrink (ID - OOD advantage) {shrink.signed()} ({parts[1]}); PRM gain - ORM gain from "
+              f"{small}->{big} comparisons {more_data.signed()} ({parts[2]})"),
     )]

@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, effect_ci
 from ..best_of_n import best_of_n_curve
 from ..models import load_causal_lm, load_tokenizer
 from ..pipeline import PipelineConfig, run_eval, run_reward, run_rl, run_sft
@@ -273,60 +272,6 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
 # ------------------------------------------------------------------------------------------
 # Effects over seeds and verdicts of claims with several parts
 # ------------------------------------------------------------------------------------------
-
-
-MIN_SEEDS = 3  # the study's rule: a verdict rests on at least 3 seeds; fewer give numbers, not verdicts
-
-
-@dataclass(frozen=True)
-class SeedEffect:
-    """Mean of a per-seed quantity and its t interval (nan with fewer than 2 seeds)."""
-
-    estimate: float
-    ci: tuple[float, float]
-    n: int
-
-    def verdict(self, direction: int = +1, margin: float = 0.0) -> str:
-        from ..analysis import verdict
-
-        if self.n < MIN_SEEDS or not all(np.isfinite(self.ci)):
-            return INCONCLUSIVE
-        return verdict(self.estimate, self.ci, direction=direction, margin=margin)
-
-    def equivalence(self, margin: float) -> str:
-        from ..analysis import equivalence_verdict
-
-        if self.n < MIN_SEEDS or not all(np.isfinite(self.ci)):
-            return INCONCLUSIVE
-        return equivalence_verdict(self.estimate, self.ci, margin=margin)
-
-    def text(self, digits: int = 3) -> str:
-        lo, hi = self.ci
-        ci = f"[{lo:.{digits}g}, {hi:.{digits}g}]" if np.isfinite(lo) else "[n/a: one seed]"
-        return f"{self.estimate:+.{digits}g} {ci}"
-
-
-def seed_effect(values: pd.Series) -> SeedEffect:
-    """Mean over seeds of ``values`` (indexed by seed, non-finite dropped) with a 95% t interval."""
-    v = pd.Series(values, dtype=float).dropna()
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return SeedEffect(float("nan"), (float("nan"), float("nan")), 0)
-    if len(v) < 2 or float(v.std()) == 0.0:
-        spread = 0.0 if len(v) >= 2 else float("nan")
-        return SeedEffect(float(v.mean()), (float(v.mean()) - spread, float(v.mean()) + spread) if len(v) >= 2
-                          else (float("nan"), float("nan")), len(v))
-    e = effect_ci(v, pd.Series(0.0, index=v.index), method="t")
-    return SeedEffect(e.estimate, e.ci, len(v))
-
-
-def combine(*verdicts: str) -> str:
-    """A claim made of parts: shown if every part is, not shown if any part is not, else inconclusive."""
-    if any(v == NOT_SHOWN for v in verdicts):
-        return NOT_SHOWN
-    if all(v == SHOWN for v in verdicts):
-        return SHOWN
-    return INCONCLUSIVE
 
 
 def final_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -35,11 +35,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE
+from ..analysis import INCONCLUSIVE, combine, seed_effect
 from ..models import check_model_spec
 from ..store import RunStore
 from .common import Finding
-from .policy_runs import Scale, combine, figure_path, final_rows, fmt, point_rows, run_point, seed_effect
+from .policy_runs import Scale, figure_path, final_rows, fmt, point_rows, run_point
 
 AXIS = "policy_size"
 GAIN = "gain_heldout_sampled_acc"

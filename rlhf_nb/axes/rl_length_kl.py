@@ -37,11 +37,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, Flag, compare_forms, fit_curve, plot_fit
+from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, Flag, combine, compare_forms, fit_curve, plot_fit, seed_effect
 from ..store import RunStore
 from .common import Finding
-from .policy_runs import (Scale, best_up_to, bon_rows, combine, figure_path, fmt, interp_at, point_rows, run_point,
-                          seed_effect, until_back_to_baseline)
+from .policy_runs import (Scale, best_up_to, bon_rows, figure_path, fmt, interp_at, point_rows, run_point,
+                          until_back_to_baseline)
 
 AXIS = "rl_length_kl"
 G7_MARGIN = 0.05  # "on the same frontier": mean gold gap within 5 points of accuracy

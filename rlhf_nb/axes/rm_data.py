@@ -26,20 +26,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..analysis import analyse_runs
+from ..analysis import analyse_runs, combine, paired_seed_effect
 from ..preference_data import ComparisonSpec
-from ..rm_eval import (
-    RMEvalConfig,
-    combine_verdicts,
-    Scale,
-    count_once,
-    fmt_ci,
-    reward_config,
-    reward_model_result,
-    same_within,
-    seed_effect,
-    shown_if,
-)
+from ..rm_eval import RMEvalConfig, Scale, count_once, reward_config, reward_model_result
 from ..store import RunStore
 from .common import Finding
 
@@ -186,12 +175,12 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
     # H2, part 1: at equal comparisons, the most-prompts point against the fewest-prompts point.
     div = held[held.arm == "diversity"]
     most, fewest = div.n_prompts.max(), div.n_prompts.min()
-    d_acc = seed_effect(_by_seed(div, "pairwise_acc", n_prompts=most), _by_seed(div, "pairwise_acc", n_prompts=fewest))
-    d_bon = seed_effect(_by_seed(div, "gold", n_prompts=most), _by_seed(div, "gold", n_prompts=fewest))
+    d_acc = paired_seed_effect(_by_seed(div, "pairwise_acc", n_prompts=most), _by_seed(div, "pairwise_acc", n_prompts=fewest))
+    d_bon = paired_seed_effect(_by_seed(div, "gold", n_prompts=most), _by_seed(div, "gold", n_prompts=fewest))
     # H2, part 2: accuracy grows with volume (largest against smallest volume), and the fitted law.
     vol = held[held.arm == "volume"]
     big, small = vol.comparisons.max(), vol.comparisons.min()
-    v_acc = seed_effect(_by_seed(vol, "pairwise_acc", comparisons=big),
+    v_acc = paired_seed_effect(_by_seed(vol, "pairwise_acc", comparisons=big),
                         _by_seed(vol, "pairwise_acc", comparisons=small))
     volume_text = "too few points for a fitted law (need 3 or more volumes and 6 or more runs)"
     if vol.comparisons.nunique() >= 3 and len(vol) >= 6:
@@ -203,44 +192,44 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
             volume_text = fit.finding
         except ValueError as err:
             volume_text = f"volume fit not possible: {err}"
-    h2_parts = [shown_if(*d_acc[:2]), shown_if(*v_acc[:2])]
+    h2_parts = [d_acc.verdict(), v_acc.verdict()]
     means = div.groupby("n_prompts")["pairwise_acc"].mean().sort_index(ascending=False)
     h2 = Finding(
         id="H2", axis=AXIS, claim="at equal comparisons more distinct prompts beat more responses per prompt; "
                                    "RM accuracy grows with volume",
-        verdict=combine_verdicts(h2_parts), effect=d_acc[0], ci=d_acc[1], n_seeds=d_acc[2],
+        verdict=combine(*h2_parts), effect=d_acc.estimate, ci=d_acc.ci, n_seeds=d_acc.n,
         effect_label=f"held-out pairwise accuracy, {most} prompts minus {fewest} prompts at equal comparisons",
         figure=fig_rel,
         numbers={"diversity_pairwise_acc_by_prompts": {int(k): round(float(v), 4) for k, v in means.items()},
-                 f"diversity_best_of_{n}_gold_effect": [d_bon[0], *d_bon[1]],
-                 "volume_effect_pairwise_acc": [v_acc[0], *v_acc[1]], "volume_range": [int(small), int(big)],
+                 f"diversity_best_of_{n}_gold_effect": [d_bon.estimate, *d_bon.ci],
+                 "volume_effect_pairwise_acc": [v_acc.estimate, *v_acc.ci], "volume_range": [int(small), int(big)],
                  "volume_fit": volume_text},
-        note=(f"diversity effect {fmt_ci(*d_acc[:2])} ({h2_parts[0]}); best-of-{n} gold effect {fmt_ci(*d_bon[:2])}; "
-              f"volume {small}->{big} comparisons: {fmt_ci(*v_acc[:2])} ({h2_parts[1]})"),
+        note=(f"diversity effect {d_acc.signed()} ({h2_parts[0]}); best-of-{n} gold effect {d_bon.signed()}; "
+              f"volume {small}->{big} comparisons: {v_acc.signed()} ({h2_parts[1]})"),
     )
 
     # G5: the smallest volume near chance; k epochs over D ~ 1 epoch over D; 1 epoch over kD better.
     tiny = _by_seed(vol, "pairwise_acc", comparisons=small)
     tiny_gain = _by_seed(vol, "gold_gain", comparisons=small)
-    chance = seed_effect(tiny, pd.Series(0.5, index=tiny.index))
+    chance = paired_seed_effect(tiny, pd.Series(0.5, index=tiny.index))
     ep = held[held.arm == "epochs"]
     labels = list(dict.fromkeys(ep.point))  # k epochs over D, 1 epoch over D, 1 epoch over kD
     k_over_d, one_over_d, one_over_kd = (_by_seed(ep, "pairwise_acc", point=lab) for lab in labels)
-    same = seed_effect(k_over_d, one_over_d)
-    better = seed_effect(one_over_kd, k_over_d)
-    g5_parts = [same_within(*chance[:2], chance_margin), same_within(*same[:2], epochs_margin), shown_if(*better[:2])]
+    same = paired_seed_effect(k_over_d, one_over_d)
+    better = paired_seed_effect(one_over_kd, k_over_d)
+    g5_parts = [chance.equivalence(chance_margin), same.equivalence(epochs_margin), better.verdict()]
     g5 = Finding(
         id="G5", axis=AXIS, claim="tiny RM data gives near-chance RMs; k epochs over D ~ 1 epoch over D, worse than "
                                    "1 epoch over kD",
-        verdict=combine_verdicts(g5_parts), effect=better[0], ci=better[1], n_seeds=better[2],
+        verdict=combine(*g5_parts), effect=better.estimate, ci=better.ci, n_seeds=better.n,
         effect_label=f"held-out pairwise accuracy, {labels[2]} minus {labels[0]}",
         figure=fig_rel,
-        numbers={"smallest_volume": int(small), "smallest_volume_pairwise_acc_minus_half": [chance[0], *chance[1]],
+        numbers={"smallest_volume": int(small), "smallest_volume_pairwise_acc_minus_half": [chance.estimate, *chance.ci],
                  f"smallest_volume_best_of_{n}_gold_gain": float(tiny_gain.mean()) if len(tiny_gain) else float("nan"),
-                 "k_epochs_minus_1_epoch_over_D": [same[0], *same[1]],
+                 "k_epochs_minus_1_epoch_over_D": [same.estimate, *same.ci],
                  "pairwise_acc": {lab: float(s.mean()) for lab, s in zip(labels, (k_over_d, one_over_d, one_over_kd))}},
-        note=(f"{small} comparisons: accuracy - 0.5 = {fmt_ci(*chance[:2])} (near chance within {chance_margin}: "
-              f"{g5_parts[0]}); {labels[0]} - {labels[1]} = {fmt_ci(*same[:2])} (equal within {epochs_margin}: "
-              f"{g5_parts[1]}); {labels[2]} - {labels[0]} = {fmt_ci(*better[:2])} ({g5_parts[2]})"),
+        note=(f"{small} comparisons: accuracy - 0.5 = {chance.signed()} (near chance within {chance_margin}: "
+              f"{g5_parts[0]}); {labels[0]} - {labels[1]} = {same.signed()} (equal within {epochs_margin}: "
+              f"{g5_parts[1]}); {labels[2]} - {labels[0]} = {better.signed()} ({g5_parts[2]})"),
     )
     return [h2, g5]

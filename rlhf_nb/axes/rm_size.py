@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..analysis import paired_seed_effect
 from ..models import check_model_spec
 from ..preference_data import ComparisonSpec
-from ..rm_eval import RMEvalConfig, Scale, count_once, fmt_ci, reward_config, reward_model_result, seed_effect, shown_if
+from ..rm_eval import RMEvalConfig, Scale, count_once, reward_config, reward_model_result
 from ..store import RunStore
 from .common import Finding
 
@@ -109,23 +110,23 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) 
     def per_seed(size: str, column: str, frame: pd.DataFrame = held) -> pd.Series:
         return frame[frame.rm_size == size].groupby("seed")[column].mean()
 
-    gain = seed_effect(per_seed(large, "gold_gain"), per_seed(small, "gold_gain"))
-    acc = seed_effect(per_seed(large, "pairwise_acc"), per_seed(small, "pairwise_acc"))
+    gain = paired_seed_effect(per_seed(large, "gold_gain"), per_seed(small, "gold_gain"))
+    acc = paired_seed_effect(per_seed(large, "pairwise_acc"), per_seed(small, "pairwise_acc"))
     ood = table[(table.split == "ood") & (table.n == n)]
-    gain_ood = seed_effect(per_seed(large, "gold_gain", ood), per_seed(small, "gold_gain", ood))
+    gain_ood = paired_seed_effect(per_seed(large, "gold_gain", ood), per_seed(small, "gold_gain", ood))
     by_size = held.groupby("rm_size")[["rm_params", "pairwise_acc", "gold_gain"]].mean().loc[order]
     corr = float(np.corrcoef(np.log(by_size.rm_params), by_size.gold_gain)[0, 1]) if len(order) > 2 else float("nan")
-    v = shown_if(*gain[:2])
+    v = gain.verdict()
     return [Finding(
         id="H3-bon", axis=AXIS, claim="a larger RM gives a larger best-of-n gain (the best-of-n half of H3; the RL "
                                        "half is measured by the RL axes)",
-        verdict=v, effect=gain[0], ci=gain[1], n_seeds=gain[2],
+        verdict=v, effect=gain.estimate, ci=gain.ci, n_seeds=gain.n,
         effect_label=f"held-out best-of-{n} gold gain over n = 1, RM {large} minus RM {small}",
         figure=f"{figures_dir.name}/{fig_name}",
         numbers={"by_size": {s: {k: float(x) for k, x in r.items()} for s, r in by_size.iterrows()},
-                 "pairwise_acc_large_minus_small": [acc[0], *acc[1]],
-                 "ood_gain_large_minus_small": [gain_ood[0], *gain_ood[1]],
+                 "pairwise_acc_large_minus_small": [acc.estimate, *acc.ci],
+                 "ood_gain_large_minus_small": [gain_ood.estimate, *gain_ood.ci],
                  "corr_log_params_vs_gain": corr},
-        note=(f"best-of-{n} gain {large} - {small} = {fmt_ci(*gain[:2])} ({v}); pairwise accuracy "
-              f"{fmt_ci(*acc[:2])}; OOD gain difference {fmt_ci(*gain_ood[:2])}"),
+        note=(f"best-of-{n} gain {large} - {small} = {gain.signed()} ({v}); pairwise accuracy "
+              f"{acc.signed()}; OOD gain difference {gain_ood.signed()}"),
     )]

@@ -40,12 +40,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN
+from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, seed_effect
 from ..models import check_model_spec
 from ..store import RunStore
 from .common import Finding
-from .policy_runs import (Scale, bon_rows, combine, figure_path, final_rows, fmt, point_rows, run_point,
-                          seed_effect, until_back_to_baseline)
+from .policy_runs import Scale, bon_rows, figure_path, final_rows, fmt, point_rows, run_point, until_back_to_baseline
 
 AXIS = "rm_size_for_rl"
 GAIN = "gain_heldout_sampled_acc"

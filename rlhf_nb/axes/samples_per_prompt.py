@@ -33,10 +33,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN
+from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, seed_effect
 from ..store import RunStore
 from .common import Finding
-from .policy_runs import Scale, combine, figure_path, final_rows, fmt, point_rows, run_point, seed_effect
+from .policy_runs import Scale, figure_path, final_rows, fmt, point_rows, run_point
 
 AXIS = "samples_per_prompt"
 METRIC = "rl_heldout_sampled_acc"

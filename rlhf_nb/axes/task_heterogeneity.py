@@ -4,15 +4,15 @@ RL and reward-model data use ``terms``-term problems only; the OOD split (``ood_
 terms) was in the SFT data but never in RL's. The effect is the RL gain on held-out
 in-distribution problems minus the gain on OOD problems, paired by seed, from any axis
 table that carries both gains for finished runs (the method axis does). The verdict follows
-the policy axes' rule (:func:`rlhf_nb.axes.policy_runs.seed_effect`: a t interval over seeds,
+the policy axes' rule (:func:`rlhf_nb.analysis.seed_effect`: a t interval over seeds,
 no verdict under 3 seeds).
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from ..analysis import seed_effect
 from .common import Finding
-from .policy_runs import seed_effect
 
 CLAIM = "metrics of the trained skill move more than metrics of skills the RL data does not train"
 

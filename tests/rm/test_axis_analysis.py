@@ -100,3 +100,14 @@ def test_one_seed_gives_inconclusive_not_an_error(tmp_path):
     (h3,) = rm_size.analyze(one, tmp_path / "figures")
     assert h3.verdict == "inconclusive" and h3.n_seeds == 1 and all(math.isnan(x) for x in h3.ci)
     assert all(f.verdict in ("shown", "not shown", "inconclusive") for f in best_of_n.analyze(one, tmp_path, n_boot=0))
+
+
+def test_two_seeds_give_numbers_but_no_verdict(tmp_path):
+    """The study's rule holds on the RM axes too: a planted effect over 2 seeds has an interval, not a verdict."""
+    table = _bon_table(alpha={"xs": 0.4, "s": 0.5, "m": 0.6}, beta={"xs": 0.4, "s": 0.2, "m": 0.1})
+    two = table[table.seed < 2]
+    (h3,) = rm_size.analyze(two, tmp_path / "figures", headline_n=16)
+    assert h3.n_seeds == 2 and all(math.isfinite(x) for x in h3.ci) and h3.effect > 0
+    assert h3.verdict == "inconclusive"
+    g1, g3 = best_of_n.analyze(two, tmp_path / "figures", n_boot=50)
+    assert g3.n_seeds == 2 and g3.verdict == "inconclusive"
