@@ -337,7 +337,13 @@ def reward_model_result(store: RunStore | str | Path, task: AdditionTask, config
     rows["sampled_prompts"] = rm.metrics.get("data/sampled_prompts", np.nan)
     rows["pool_share_correct"] = rm.metrics.get("data/pool_share_correct", np.nan)
     # Compute, with the run it belongs to; count_once() keeps one row per run so sums count each run once.
-    rows["rm_flops"], rows["reward_run"] = rm.metrics["rm/flops"], rm.run_id
+    rows["rm_flops"], rows["reward_run"] = rm.metrics.get("rm/train_flops", rm.metrics["rm/flops"]), rm.run_id
+    # Sampling the comparisons: RMs with an exact data spec draw prefixes of one cached sample stream
+    # per (policy, responses, seed), so the stream's cost is that of its longest prefix; other RMs sample alone.
+    spec = config.data_spec()
+    rows["sampling_flops"] = rm.metrics.get("rm/sampling_flops", np.nan)
+    rows["sampling_stream"] = (f"{data_sft.run_id}/{spec.responses_per_prompt}/{config.seed}" if spec is not None
+                               else rm.run_id)
     rows["eval_flops"], rows["eval_run"] = evaluation.metrics["eval/flops"], evaluation.run_id
     rows["pool_flops"] = sum(p.metrics["pool/flops"] for p in pools)
     rows["pool_runs"] = "+".join(p.run_id for p in pools)
@@ -351,13 +357,23 @@ FLOPS_COLUMNS = {"rm_flops": "reward_run", "eval_flops": "eval_run", "pool_flops
 
 
 def count_once(table: pd.DataFrame) -> pd.DataFrame:
-    """Keep each run's FLOPs on its first row only (NaN elsewhere): a column sum then counts every run once.
+    """Keep each run's FLOPs on one row only (NaN elsewhere): a sum over every FLOPs column counts every run once.
 
-    An axis table repeats a run's numbers on every (split, n) row and across arms; the study
-    report sums every ``*flops*`` column of the table to get the axis's compute.
+    An axis table repeats a run's numbers on every (split, n) row and across arms, and one run
+    can sit in two columns (an SFT model that makes the data of one RM and initialises another);
+    the study report sums every ``*flops*`` column of the table to get the axis's compute. A
+    sample stream counts once, at the row of its longest prefix.
     """
-    out = table.copy()
+    out = table.reset_index(drop=True)
+    seen: set[str] = set()
     for flops, run in FLOPS_COLUMNS.items():
-        if flops in out and run in out:
-            out.loc[out.duplicated(subset=[run]), flops] = np.nan
+        if flops not in out or run not in out:
+            continue
+        keep = ~out.duplicated(subset=[run]) & ~out[run].astype(str).isin(seen)
+        out.loc[~keep, flops] = np.nan
+        seen.update(out[run].astype(str))
+    if "sampling_flops" in out and "sampling_stream" in out:
+        known = out[out["sampling_flops"].notna()]
+        longest = known.groupby("sampling_stream")["sampling_flops"].idxmax()
+        out.loc[~out.index.isin(longest.to_numpy()), "sampling_flops"] = np.nan
     return out

@@ -68,8 +68,7 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: RMSizeGrid = RMSizeG
         rows.insert(1, "rm_size", size)
         rows.insert(2, "size_order", order)
         rows["init_sft_run"] = init_sft.run_id
-        # the RM of the data policy's own preset starts from the data policy: its SFT is counted in sft_flops
-        rows["init_sft_flops"] = init_sft.metrics["sft/flops"] if init_sft.run_id != data_sft.run_id else np.nan
+        rows["init_sft_flops"] = init_sft.metrics["sft/flops"]  # count_once counts the data policy's SFT once
         frames.append(rows)
     return count_once(pd.concat(frames, ignore_index=True))
 

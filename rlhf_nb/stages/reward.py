@@ -238,6 +238,9 @@ def train_reward_model(
     mean_len = out["tokens"] / max(1, 2 * len(pairs) * config.epochs)
     responses = data.spec.responses_per_prompt if data.spec else config.responses_per_prompt
     sampled_tokens = data.sampled_prompts * responses * mean_len
+    # Training and sampling apart: RMs cut from the same cached samples share the sampling.
+    fit_flops = train_flops(n_params, int(out["tokens"]))
+    sampling_flops = forward_flops(count_parameters(policy, non_embedding=True), int(sampled_tokens))
     metrics.update({
         "rm/train/pairwise_acc": pairwise_accuracy(reward, pairs[:512]),
         "rm/comparisons": len(pairs),
@@ -245,8 +248,9 @@ def train_reward_model(
         "rm/steps": out["steps"],
         "rm/seconds": out["seconds"],
         "rm/params": count_parameters(trained),
-        "rm/flops": train_flops(n_params, int(out["tokens"]))
-        + forward_flops(count_parameters(policy, non_embedding=True), int(sampled_tokens)),
+        "rm/flops": fit_flops + sampling_flops,
+        "rm/train_flops": fit_flops,
+        "rm/sampling_flops": sampling_flops,
         "rm/pool_share_correct": data.sampled_share_correct,
         **data.stats(),
         **out["metrics"],

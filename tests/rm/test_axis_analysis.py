@@ -111,3 +111,18 @@ def test_two_seeds_give_numbers_but_no_verdict(tmp_path):
     assert h3.verdict == "inconclusive"
     g1, g3 = best_of_n.analyze(two, tmp_path / "figures", n_boot=50)
     assert g3.n_seeds == 2 and g3.verdict == "inconclusive"
+
+
+def test_count_once_counts_each_run_and_each_sample_stream_once():
+    from rlhf_nb.rm_eval import count_once
+
+    rows = []
+    for rm, init, sampling in (("rm-a", "sft-s", 10.0), ("rm-b", "sft-m", 30.0), ("rm-c", "sft-s", 20.0)):
+        for n in (1, 4):  # an RM's numbers repeat on every n
+            rows.append({"reward_run": rm, "rm_flops": 1.0, "sft_run": "sft-s", "sft_flops": 100.0,
+                         "init_sft_run": init, "init_sft_flops": {"sft-s": 100.0, "sft-m": 300.0}[init],
+                         "sampling_stream": "sft-s/4/0", "sampling_flops": sampling, "n": n})
+    table = count_once(pd.DataFrame(rows))
+    assert table["rm_flops"].sum() == 3.0  # three RMs
+    assert table["sft_flops"].sum() + table["init_sft_flops"].sum() == 400.0  # sft-s once, though in two columns
+    assert table["sampling_flops"].sum() == 30.0  # one stream: the cost of its longest prefix
