@@ -3,7 +3,7 @@
 Builds a Llama-style model of one of the sizes below from a ``LlamaConfig`` (nothing is
 downloaded; the embedded task's character tokenizer), saves it as a checkpoint, and runs the
 project's own stages on it by path: SFT -> reward model -> GRPO -> evaluation, through a run
-store in a fresh folder. A checkpoint that is not a preset trains in bf16 on a GPU that
+store in a fresh folder. A checkpoint without a preset's shape trains in bf16 on a GPU that
 supports it (:mod:`rlhf_nb.device`). It prints one JSON line per stage and a summary line.
 
     python benchmarks/gpu_benchmark.py --size 120m            # one GPU, standard workload (minutes on an H100)
@@ -139,6 +139,7 @@ def bench_size(name: str, workload: dict, root: Path, cuda: bool) -> list[dict]:
     import torch
 
     from rlhf_nb.device import use_bf16
+    from rlhf_nb.models import is_preset_model
     from rlhf_nb.evaluation import EvalStageConfig
     from rlhf_nb.pipeline import run_eval, run_reward, run_rl, run_sft
     from rlhf_nb.stages.reward import RewardStageConfig
@@ -154,7 +155,7 @@ def bench_size(name: str, workload: dict, root: Path, cuda: bool) -> list[dict]:
     terms = w["task_terms"]
     task = AdditionTask(terms=terms, ood_terms=terms + 1, sft_min_terms=2, sft_max_terms=max(terms, 3))
     common = {"size": name, "params": params, "device": _device_name(cuda),
-              "bf16": use_bf16("auto", model_is_preset=False)}
+              "bf16": use_bf16("auto", model_is_preset=is_preset_model(ckpt))}
     rows = []
 
     def record(stage: str, meter: Meter, **extra) -> None:

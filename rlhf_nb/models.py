@@ -125,12 +125,17 @@ def load_causal_lm(path: str | Path, trust_remote_code: bool = False,
     return model.to(device or default_device())
 
 
-def is_preset_checkpoint(path: str | Path) -> bool:
-    """True when a saved model was built from a size preset (its shape and the character vocabulary match one).
+def is_preset_model(spec: str | Path) -> bool:
+    """A preset name, or a checkpoint with a preset's shape: what every stage keeps in fp32 on any device.
 
-    Stages that load their model from a path (reward model, RL) use this to keep the preset
-    precision rule (fp32 always) for checkpoints that the SFT stage wrote from a preset.
+    One rule for all stages, decided by the model rather than by how it was named: a tiny model
+    saved to a folder is as easily ruined by bf16 as the preset it was built from.
     """
+    return is_preset(str(spec)) or is_preset_checkpoint(spec)
+
+
+def is_preset_checkpoint(path: str | Path) -> bool:
+    """True when a saved model was built from a size preset (its shape and the character vocabulary match one)."""
     import json
 
     config_file = Path(path) / "config.json"

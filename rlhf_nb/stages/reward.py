@@ -29,7 +29,7 @@ from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
 from ..compute import forward_flops, train_flops
-from ..models import build_reward_model, count_parameters, is_preset_checkpoint, load_causal_lm, load_tokenizer
+from ..models import build_reward_model, count_parameters, is_preset_model, load_causal_lm, load_tokenizer
 from ..preference_data import (
     Comparison,
     ComparisonData,
@@ -219,9 +219,9 @@ def train_reward_model(
                              "rlhf_nb.preference_data, which records it")
         responses = ([(c.problem, c.prompt, c.chosen) for c in pairs]
                      + [(c.problem, c.prompt, c.rejected) for c in pairs])
-        out = train_prm(config, responses, model, rm_tokenizer, out_dir, is_preset_checkpoint(init_dir))
+        out = train_prm(config, responses, model, rm_tokenizer, out_dir, is_preset_model(init_dir))
     else:
-        out = _train_pairwise(config, pairs, model, rm_tokenizer, out_dir, is_preset_checkpoint(init_dir))
+        out = _train_pairwise(config, pairs, model, rm_tokenizer, out_dir, is_preset_model(init_dir))
     trained = out["trainer"].model
     save_trained(out["trainer"], out_dir / "model", rm_tokenizer)
     write_head(out_dir / "model", config.supervision, config.aggregate if config.supervision == "prm" else None)

@@ -21,7 +21,7 @@ from datasets import Dataset
 
 from ..compute import forward_flops, train_flops
 from ..device import VLLM_MODES, vllm_generation_kwargs
-from ..models import count_parameters, is_preset_checkpoint, load_causal_lm, load_tokenizer
+from ..models import count_parameters, is_preset_model, load_causal_lm, load_tokenizer
 from ..rewards import GoldReward
 from ..task import AdditionTask
 from ..tracking import PolicyTracker
@@ -155,7 +155,7 @@ def train_rl(
         model = policy
     else:
         trainer, log = _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir,
-                                  is_preset_checkpoint(sft_model_dir))
+                                  is_preset_model(sft_model_dir))
         model = trainer.model
     seconds = time.perf_counter() - start
     if config.algorithm == "ppo":

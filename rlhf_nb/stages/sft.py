@@ -11,7 +11,7 @@ from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
 from ..compute import train_flops
-from ..models import build_policy, check_model_spec, count_parameters, is_preset
+from ..models import build_policy, check_model_spec, count_parameters, is_preset_model
 from ..task import AdditionTask
 from .common import log_history_frame, per_device_batch, quiet, save_trained, trainer_kwargs
 
@@ -62,7 +62,8 @@ def train_sft(config: SFTStageConfig, task: AdditionTask, out_dir: Path) -> dict
     args = SFTConfig(
         **trainer_kwargs(
             str(out_dir / "trainer"), config.seed, config.learning_rate, config.sft_steps,
-            per_device_batch(config.examples_per_step, "examples_per_step"), is_preset(config.policy), config.precision,
+            per_device_batch(config.examples_per_step, "examples_per_step"), is_preset_model(config.policy),
+            config.precision,
             scheduler="cosine", warmup_ratio=0.05, logging_steps=max(1, config.sft_steps // 50),
         ),
         max_length=128,

@@ -1,8 +1,11 @@
 import pytest
 import torch
+from transformers import LlamaForCausalLM
 
 from rlhf_nb.compute import forward_flops, train_flops
-from rlhf_nb.models import PRESETS, build_policy, check_model_spec, count_parameters, preset_parameter_counts
+from rlhf_nb.device import use_bf16
+from rlhf_nb.models import (PRESETS, build_policy, check_model_spec, count_parameters, is_preset_model,
+                            preset_parameter_counts)
 
 
 def test_presets_span_at_least_30x_and_grow_monotonically():
@@ -56,3 +59,18 @@ def test_folder_without_config_is_refused(tmp_path):
 def test_flops_estimates_follow_the_6n_and_2n_rules():
     assert train_flops(1000, 10) == 60_000
     assert forward_flops(1000, 10) == 20_000
+
+
+def test_a_preset_shaped_checkpoint_keeps_fp32_in_every_stage_like_the_preset(tmp_path, monkeypatch):
+    model, tokenizer = build_policy("xs", seed=0)
+    model.save_pretrained(tmp_path / "xs-copy")
+    tokenizer.save_pretrained(tmp_path / "xs-copy")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a bf16-capable GPU
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert is_preset_model("xs") and is_preset_model(tmp_path / "xs-copy") and is_preset_model(str(tmp_path / "xs-copy"))
+    assert not use_bf16("auto", is_preset_model(tmp_path / "xs-copy"))  # SFT, RM and RL decide alike
+    other = build_policy("xs", seed=0)[0].config
+    other.hidden_size, other.intermediate_size = 48, 96  # no preset has this shape
+    LlamaForCausalLM(other).save_pretrained(tmp_path / "other")
+    tokenizer.save_pretrained(tmp_path / "other")
+    assert not is_preset_model(tmp_path / "other") and use_bf16("auto", is_preset_model(tmp_path / "other"))
