@@ -38,9 +38,17 @@ def run_sft(store: RunStore, task: AdditionTask, config: SFTStageConfig) -> Run:
     return store.execute("sft", params, lambda out: train_sft(config, task, out))
 
 
+def reward_params(task: AdditionTask, config: RewardStageConfig, sft: Run, init_sft: Run | None = None) -> dict:
+    """What identifies a reward-model run: data from ``sft``'s samples, weights from ``init_sft`` (default: ``sft``)."""
+    upstream = {"sft": sft.run_id}
+    if init_sft is not None and init_sft.run_id != sft.run_id:
+        upstream["init_sft"] = init_sft.run_id
+    return {"task": asdict(task), "config": asdict(config), "upstream": upstream, "seed": config.seed}
+
+
 def run_reward(store: RunStore, task: AdditionTask, config: RewardStageConfig, sft: Run) -> Run:
-    params = {"task": asdict(task), "config": asdict(config), "upstream": {"sft": sft.run_id}, "seed": config.seed}
-    return store.execute("reward", params, lambda out: train_reward_model(config, task, sft.path / "model", out))
+    return store.execute("reward", reward_params(task, config, sft),
+                         lambda out: train_reward_model(config, task, sft.path / "model", out))
 
 
 def run_rl(store: RunStore, task: AdditionTask, config: RLStageConfig, sft: Run, reward: Run | None) -> Run:

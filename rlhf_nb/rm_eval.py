@@ -37,7 +37,7 @@ import pandas as pd
 from .best_of_n import best_of_n_curve
 from .compute import forward_flops
 from .models import count_parameters, load_causal_lm, load_tokenizer
-from .pipeline import PipelineConfig, run_sft
+from .pipeline import PipelineConfig, reward_params, run_sft
 from .preference_data import ResponsePool, chunk_prompts, data_seed, pool_chunk, sample_pool, select_comparisons
 from .stages.prm import STEP_AGGREGATES, ProcessReward, aggregate_steps
 from .stages.reward import RewardStageConfig, load_reward, train_reward_model
@@ -184,10 +184,7 @@ def run_reward_model(store: RunStore | str | Path, task: AdditionTask, config: R
     computes it, both find it.
     """
     store = _store(store)
-    upstream = {"sft": data_sft.run_id}
-    if init_sft is not None and init_sft.run_id != data_sft.run_id:
-        upstream["init_sft"] = init_sft.run_id
-    params = {"task": asdict(task), "config": asdict(config), "upstream": upstream, "seed": config.seed}
+    params = reward_params(task, config, data_sft, init_sft)
     init_dir = (init_sft or data_sft).path / "model"
 
     def compute(out: Path) -> dict[str, Any]:
