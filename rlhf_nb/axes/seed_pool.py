@@ -2,7 +2,7 @@
 
 Each seed is an independent replication (its own SFT model, reward model and RL runs), so
 a notebook run on its own can spread them over the cores: on 2 cores two single-thread
-processes gave about 1.4x the throughput of one process with two threads. Stages that two
+processes gave about 1.4x the throughput of one process with two threads (:mod:`rlhf_nb.workers`). Stages that two
 seeds share are computed once thanks to the run store's per-run locks. The study runner
 gives every execution one seed, so there this runs the seed in the kernel itself.
 
@@ -20,14 +20,8 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+from ..workers import use_one_thread
 
-
-def _one_thread() -> None:
-    os.environ.update(ONE_THREAD_ENV)
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def seed_workers(n_seeds: int, workers: int = 0) -> int:
@@ -50,7 +44,7 @@ def run_seeds(run_seed: Callable[..., pd.DataFrame], seeds: Sequence[int], store
         frames = [run_seed(seed, store, *args, **kwargs) for seed in tqdm(seeds, desc="seeds", unit="seed")]
     else:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(n, mp_context=context, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(n, mp_context=context, initializer=use_one_thread) as pool:
             futures = [pool.submit(run_seed, seed, str(store), *args, **kwargs) for seed in seeds]
             frames = [f.result() for f in tqdm(futures, desc=f"seeds ({n} processes)", unit="seed")]
     return pd.concat(frames, ignore_index=True)

@@ -19,6 +19,8 @@ import os
 from concurrent.futures import Executor, Future
 from typing import Any, Callable
 
+from ..workers import QUIET_ENV
+
 
 def _in_dir(cwd: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
     """Task body: run ``fn`` from the driver's working directory (relative paths then mean the same)."""
@@ -40,8 +42,7 @@ class RayExecutor(Executor):
             raise ValueError(f"cpus_per_task={cpus_per_task}, gpus_per_task={gpus_per_task}: need > 0 CPUs, >= 0 GPUs")
         if not ray.is_initialized():
             # The workers inherit these, so no hub lookups or progress bars on any node.
-            env = {k: os.environ.get(k, v) for k, v in {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                                                         "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}.items()}
+            env = {k: os.environ.get(k, v) for k, v in QUIET_ENV.items()}
             ray.init(address=address, runtime_env={"env_vars": env}, include_dashboard=False,
                      log_to_driver=False)
         self._ray = ray

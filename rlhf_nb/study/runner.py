@@ -31,10 +31,9 @@ from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from ..store import write_json_atomic
+from ..workers import ONE_THREAD_ENV
 from .plan import Execution
 
-SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-                     "HF_HUB_OFFLINE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
 
 
 @dataclass
@@ -75,7 +74,7 @@ class RunSummary:
 
 def _execute(ex: Execution, paths: StudyPaths, cwd: str) -> tuple[str, float, str | None]:
     """Worker body: run one notebook; never raises, returns (id, seconds, error or None)."""
-    os.environ.update(SINGLE_THREAD_ENV)
+    os.environ.update(ONE_THREAD_ENV)  # the notebook kernel inherits it
     import papermill as pm
 
     from ..notebooks import notebook_path
