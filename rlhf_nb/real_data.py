@@ -40,6 +40,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
+from .task import in_heldout_share
+
 SPLITS = ("train", "heldout", "ood")
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 PLAIN_PROMPT_FORMAT = "Question: {question}\nAnswer:"
@@ -401,8 +403,9 @@ class MathDataTask:
             ood, source = [], "heldout"
         ood_questions = {e.question for e in ood}
         main = [e for e in main if e.question not in ood_questions]  # an OOD question never trains anything
-        heldout = [e for e in main if self._is_heldout(e.question)]
-        train = [e for e in main if not self._is_heldout(e.question)]
+        is_heldout = [in_heldout_share(e.question, self.heldout_fraction) for e in main]
+        heldout = [e for e, held in zip(main, is_heldout) if held]
+        train = [e for e, held in zip(main, is_heldout) if not held]
         for split, rows in (("train", train), ("heldout", heldout)):
             if not rows:
                 raise ValueError(
@@ -443,10 +446,6 @@ class MathDataTask:
         if not examples and not ood:
             raise ValueError(f"{Path(path).name} holds no usable record ({skipped} skipped as unparseable)")
         return examples, skipped, ood
-
-    def _is_heldout(self, question: str) -> bool:
-        digest = hashlib.sha256(question.encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64 < self.heldout_fraction
 
     def problems(self, split: str, n: int, seed: int) -> list[MathProblem]:
         """``n`` problems of a split in a seeded order; a split smaller than ``n`` is cycled through, reshuffled.

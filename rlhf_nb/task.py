@@ -117,6 +117,12 @@ def step_end_offsets(completion: str) -> list[int]:
     return offsets
 
 
+def in_heldout_share(text: str, fraction: float) -> bool:
+    """Whether ``text`` falls in the held-out share: a hash of the text, so the split never depends on order or seed."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
 @dataclass(frozen=True)
 class AdditionTask:
     """Multi-step addition with a chain of thought and a controllable SFT bias.
@@ -166,8 +172,7 @@ class AdditionTask:
             raise ValueError(f"carry_error_rate={self.carry_error_rate}: use a probability in [0, 1)")
 
     def _is_heldout(self, problem: Problem) -> bool:
-        digest = hashlib.sha256(problem.prompt.encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64 < self.heldout_fraction
+        return in_heldout_share(problem.prompt, self.heldout_fraction)
 
     def problems(self, split: str, n: int, seed: int) -> list[Problem]:
         """``n`` problems of a split, the same for the same seed; train and held-out never share a prompt."""
