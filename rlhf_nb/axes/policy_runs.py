@@ -14,14 +14,16 @@ This module holds what they would otherwise copy:
   SFT model under every point, is listed once), so summing a table's ``*flops*`` columns
   counts each run once; ``rl_compute_to_step`` is the RL run's FLOPs up to each row's step;
 - :func:`bon_rows`: best-of-n by the proxy on the SFT policy (via :mod:`rlhf_nb.best_of_n`),
-  cached in the store as stage ``bon_curve``;
-- :func:`seed_effect` and :func:`combine`: per-seed effects with t intervals, and the verdict
-  of a claim made of several parts.
+  cached in the store as stage ``bon_curve``, on a pool of SFT samples (stage ``bon_pool``)
+  that every reward model scoring the same SFT policy shares.
+
+Effects over seeds and verdicts are :mod:`rlhf_nb.analysis.seeds`.
 
 What it does not do: choose a grid or state a finding (each axis module does).
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -235,6 +237,23 @@ def parameter_count(run: Run, non_embedding: bool = True) -> int:
 # ------------------------------------------------------------------------------------------
 
 
+def bon_pool(store: RunStore, config: PipelineConfig, sft: Run, problems: list[Problem], n_max: int,
+             max_new_tokens: int, sample_seed: int) -> Run:
+    """``n_max`` temperature-1 SFT samples per problem with their gold labels, sampled once for every RM scoring them."""
+    params = {"task": asdict(config.task), "upstream": {"sft": sft.run_id}, "prompts": [p.prompt for p in problems],
+              "n_max": n_max, "max_new_tokens": max_new_tokens, "seed": sample_seed}
+
+    def compute(out: Path) -> dict[str, Any]:
+        model, tokenizer = load_causal_lm(sft.path / "model"), load_tokenizer(sft.path / "model")
+        flat = [p for p in problems for _ in range(n_max)]
+        s = sample(model, tokenizer, [p.prompt for p in flat], max_new_tokens, seed=sample_seed)
+        gold = [float(config.task.check_answer(c, p.answer)) for p, c in zip(flat, s.completions)]
+        (out / "samples.json").write_text(json.dumps({"completions": s.completions, "gold": gold}))
+        return {"bon_pool/samples": len(flat), "bon_pool/gold": float(np.mean(gold))}
+
+    return store.execute("bon_pool", params, compute)
+
+
 def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, problems: list[Problem],
              n_max: int, max_new_tokens: int, sample_seed: int, **labels: Any) -> pd.DataFrame:
     """Best-of-n, n = 1, 2, 4, ..., n_max, from one pool of ``n_max`` SFT samples per problem.
@@ -244,18 +263,16 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
     :func:`rlhf_nb.best_of_n.best_of_n_curve`). Cached in the store as stage ``bon_curve``.
     """
     ns = [2**i for i in range(int(math.log2(n_max)) + 1)]
-    params = {"task": asdict(config.task), "upstream": {"sft": sft.run_id, "reward": reward.run_id},
-              "prompts": [p.prompt for p in problems], "n_max": n_max, "max_new_tokens": max_new_tokens,
-              "seed": sample_seed}
+    pool = bon_pool(store, config, sft, problems, n_max, max_new_tokens, sample_seed)
+    params = {"task": asdict(config.task), "upstream": {"pool": pool.run_id, "reward": reward.run_id}}
 
     def compute(out: Path) -> dict[str, Any]:
-        model, tokenizer = load_causal_lm(sft.path / "model"), load_tokenizer(sft.path / "model")
+        samples = json.loads((pool.path / "samples.json").read_text())
         proxy = load_reward(reward.path / "model")  # an outcome or a process reward model
-        flat = [p for p in problems for _ in range(n_max)]
-        s = sample(model, tokenizer, [p.prompt for p in flat], max_new_tokens, seed=sample_seed)
-        scores = np.array(proxy.score([p.prompt for p in flat], s.completions)).reshape(len(problems), n_max)
-        gold = np.array([float(config.task.check_answer(c, p.answer)) for p, c in zip(flat, s.completions)])
-        curve = best_of_n_curve(scores.tolist(), gold.reshape(len(problems), n_max).tolist(), ns)
+        prompts = [p.prompt for p in problems for _ in range(n_max)]
+        scores = np.array(proxy.score(prompts, samples["completions"])).reshape(len(problems), n_max)
+        gold = np.array(samples["gold"]).reshape(len(problems), n_max)
+        curve = best_of_n_curve(scores.tolist(), gold.tolist(), ns)
         curve.to_csv(out / "bon.csv", index=False)
         top = curve.iloc[-1]
         return {"bon/n_max": n_max, "bon/gold": float(top["gold"]), "bon/gold_gain": float(top["gold_gain"]),
@@ -270,7 +287,7 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
 
 
 # ------------------------------------------------------------------------------------------
-# Effects over seeds and verdicts of claims with several parts
+# Reading tables and curves
 # ------------------------------------------------------------------------------------------
 
 

@@ -1,18 +1,21 @@
 """Each stage at toy scale: it trains, changes parameters, writes its artifacts, reports finite metrics."""
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 import torch
 
+from rlhf_nb.axes.policy_runs import bon_rows
 from rlhf_nb.evaluation import EvalStageConfig
 from rlhf_nb.models import build_policy, load_causal_lm, load_tokenizer
-from rlhf_nb.pipeline import run_pipeline
+from rlhf_nb.pipeline import run_pipeline, run_reward
 from rlhf_nb.rewards import GoldReward, ProxyReward, reward_input_ids
 from rlhf_nb.stages.reward import RewardStageConfig
 from rlhf_nb.stages.rl import RLStageConfig
 from rlhf_nb.stages.sft import SFTStageConfig
+from rlhf_nb.store import RunStore
 from rlhf_nb.task import AdditionTask
 from rlhf_nb.tracking import PolicyTracker
 
@@ -115,3 +118,19 @@ def test_tracker_scores_the_reference_at_the_policys_bf16_precision(toy_config, 
     matched.on_train_begin(SimpleNamespace(bf16=True), None, None, model=policy)
     assert abs(unmatched) > 1e-4  # the mismatch this guards against is visible on a CPU too
     assert matched.rows[0]["kl"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_best_of_n_samples_once_per_sft_policy_and_scores_with_each_reward_model(toy_config, toy_pipeline, tmp_path):
+    store = RunStore(tmp_path / "store")
+    sft = toy_pipeline.sft
+    other_rm = run_reward(store, toy_config.task, replace(toy_config.reward, seed=1), sft)
+    problems = toy_config.task.problems("heldout", 4, 0)
+    a = bon_rows(store, toy_config, sft, toy_pipeline.reward, problems, 4, 32, sample_seed=0, rm="first")
+    b = bon_rows(store, toy_config, sft, other_rm, problems, 4, 32, sample_seed=0, rm="second")
+    def runs(stage):
+        return [p for p in (tmp_path / "store" / stage).iterdir() if p.is_dir()]
+    assert len(runs("bon_pool")) == 1  # one pool for both reward models
+    assert len(runs("bon_curve")) == 2
+    assert a.loc[a.n == 1, "gold"].item() == b.loc[b.n == 1, "gold"].item()  # the same samples
+    assert not a["proxy"].equals(b["proxy"])  # each reward model scored them
+    assert list(a["rm"].unique()) == ["first"]
