@@ -87,6 +87,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     algorithms = [a for a in ALGORITHMS if a in set(final["algorithm"])]
     by_run = table.groupby(["budget", "algorithm", "seed"])
     peak = by_run["gold"].max()
+    same = final[final["budget"] == "equal_samples"]  # the runs H8 and the stability figures read
     drawdown = peak - by_run.apply(lambda c: float(c.sort_values("step")["gold"].iloc[-1]), include_groups=False)
 
     fig, axes = plt.subplots(1, 4, figsize=(21, 4))
@@ -106,7 +107,6 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     axes[2].set(xlabel="RL FLOPs spent (estimated)", ylabel="tracked gold accuracy",
                 title="gold along training against compute")
     axes[2].legend()
-    same = final[final["budget"] == "equal_samples"]
     gains = same.groupby("algorithm")[["gain_heldout_sampled_acc", "gain_ood_sampled_acc"]].agg(["mean", "std"])
     gains = gains.reindex(algorithms)
     x = np.arange(len(algorithms))
@@ -132,7 +132,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
         "rl_flops": {f"{b}/{a}": float(v) for (b, a), v in
                      final.groupby(["budget", "algorithm"])["rl_compute_to_step"].mean().items()},
         "rl_step_seconds": {a: round(float(v), 4) for a, v in
-                            final[final.budget == "equal_samples"].groupby("algorithm")["rl_step_seconds"].mean().items()},
+                            same.groupby("algorithm")["rl_step_seconds"].mean().items()},
         "sft_gold": round(float(final["sft_heldout_sampled_acc"].mean()), 4),
     }
     h8 = h8_finding(same, AXIS, figure=rel)
@@ -143,7 +143,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     for budget in ("equal_samples", "equal_compute"):
         wide = final[final["budget"] == budget].pivot_table(index="seed", columns="algorithm", values=METRIC)
         effects[budget] = seed_effect(wide["ppo"] - wide["grpo"])
-    spread = final[(final.budget == "equal_samples") & (final.algorithm == "grpo")][METRIC].std()
+    spread = same[same.algorithm == "grpo"][METRIC].std()
     used_margin = max(margin, float(spread) if np.isfinite(spread) else 0.0)
     main = effects["equal_samples"]
     numbers["ppo_minus_grpo_equal_compute"] = [effects["equal_compute"].estimate, *effects["equal_compute"].ci]

@@ -175,13 +175,14 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
     # H2, part 1: at equal comparisons, the most-prompts point against the fewest-prompts point.
     div = held[held.arm == "diversity"]
     most, fewest = div.n_prompts.max(), div.n_prompts.min()
-    d_acc = paired_seed_effect(_by_seed(div, "pairwise_acc", n_prompts=most), _by_seed(div, "pairwise_acc", n_prompts=fewest))
+    d_acc = paired_seed_effect(_by_seed(div, "pairwise_acc", n_prompts=most),
+                               _by_seed(div, "pairwise_acc", n_prompts=fewest))
     d_bon = paired_seed_effect(_by_seed(div, "gold", n_prompts=most), _by_seed(div, "gold", n_prompts=fewest))
     # H2, part 2: accuracy grows with volume (largest against smallest volume), and the fitted law.
     vol = held[held.arm == "volume"]
     big, small = vol.comparisons.max(), vol.comparisons.min()
     v_acc = paired_seed_effect(_by_seed(vol, "pairwise_acc", comparisons=big),
-                        _by_seed(vol, "pairwise_acc", comparisons=small))
+                               _by_seed(vol, "pairwise_acc", comparisons=small))
     volume_text = "too few points for a fitted law (need 3 or more volumes and 6 or more runs)"
     if vol.comparisons.nunique() >= 3 and len(vol) >= 6:
         try:
@@ -224,7 +225,8 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
         verdict=combine(*g5_parts), effect=better.estimate, ci=better.ci, n_seeds=better.n,
         effect_label=f"held-out pairwise accuracy, {labels[2]} minus {labels[0]}",
         figure=fig_rel,
-        numbers={"smallest_volume": int(small), "smallest_volume_pairwise_acc_minus_half": [chance.estimate, *chance.ci],
+        numbers={"smallest_volume": int(small),
+                 "smallest_volume_pairwise_acc_minus_half": [chance.estimate, *chance.ci],
                  f"smallest_volume_best_of_{n}_gold_gain": float(tiny_gain.mean()) if len(tiny_gain) else float("nan"),
                  "k_epochs_minus_1_epoch_over_D": [same.estimate, *same.ci],
                  "pairwise_acc": {lab: float(s.mean()) for lab, s in zip(labels, (k_over_d, one_over_d, one_over_kd))}},

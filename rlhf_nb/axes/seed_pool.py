@@ -2,8 +2,8 @@
 
 Each seed is an independent replication (its own SFT model, reward model and RL runs), so
 a notebook run on its own can spread them over the cores: on 2 cores two single-thread
-processes gave about 1.4x the throughput of one process with two threads (:mod:`rlhf_nb.workers`). Stages that two
-seeds share are computed once thanks to the run store's per-run locks. The study runner
+processes gave about 1.4x the throughput of one process with two threads (their environment:
+:mod:`rlhf_nb.workers`). Stages that two seeds share are computed once thanks to the run store's per-run locks. The study runner
 gives every execution one seed, so there this runs the seed in the kernel itself.
 
 Workers are started with ``spawn``: forking a process whose torch thread pool already ran
@@ -21,7 +21,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..workers import use_one_thread
-
 
 
 def seed_workers(n_seeds: int, workers: int = 0) -> int:

@@ -6,7 +6,6 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ..notebooks import declared_parameters, notebook_path, parse_parameter_overrides
 from .plan import expand
@@ -75,18 +74,17 @@ def check_study_task(preset: StudyPreset) -> None:
     from ..stages.reward import check_supervision_fits_task
     from ..task_registry import notebook_task
 
-    built: dict[tuple, Any] = {}
     for axis in preset.axes:
         grid = {**preset.shared, **preset.grids.get(axis, {})}
-        key = (grid.get("task", "addition"), grid.get("task_options", ""), int(grid.get("task_digits", 0)))
-        if key not in built:
-            built[key] = notebook_task(*key)
+        # cached per (task, options, digits): a data file is read once however many axes name it
+        task = notebook_task(grid.get("task", "addition"), grid.get("task_options", ""),
+                             int(grid.get("task_digits", 0)))
         if axis == "orm_vs_prm":
             supervisions = grid.get("supervisions") or ast.literal_eval(
                 declared_parameters(notebook_path(axis))["supervisions"]["default"])
             for sup in str(supervisions).split(","):
                 try:
-                    check_supervision_fits_task(sup.strip(), built[key])
+                    check_supervision_fits_task(sup.strip(), task)
                 except ValueError as err:
                     raise ValueError(f"{err} (for this study: -p orm_vs_prm.supervisions orm,multitask)") from None
 

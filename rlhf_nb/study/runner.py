@@ -35,7 +35,6 @@ from ..workers import ONE_THREAD_ENV
 from .plan import Execution
 
 
-
 @dataclass
 class StudyPaths:
     root: Path
