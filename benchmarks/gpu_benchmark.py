@@ -70,7 +70,7 @@ def build_checkpoint(size: Size, path: Path, seed: int = 0) -> int:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from rlhf_nb.models import count_parameters
-    from rlhf_nb.tokenizer import build_char_tokenizer
+    from rlhf_nb.tasks.tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer()
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=size.hidden_size,
@@ -120,7 +120,7 @@ def generation_throughput(model_dir: Path, prompts: list[str], max_new_tokens: i
     import torch
 
     from rlhf_nb.models import load_causal_lm, load_tokenizer
-    from rlhf_nb.sampling import sample
+    from rlhf_nb.scoring.sampling import sample
 
     model, tokenizer = load_causal_lm(model_dir), load_tokenizer(model_dir)
     if bf16:
@@ -140,13 +140,13 @@ def bench_size(name: str, workload: dict, root: Path, cuda: bool) -> list[dict]:
 
     from rlhf_nb.device import use_bf16
     from rlhf_nb.models import is_preset_model
-    from rlhf_nb.evaluation import EvalStageConfig
-    from rlhf_nb.pipeline import run_eval, run_reward, run_rl, run_sft
+    from rlhf_nb.pipeline.runs import run_eval, run_reward, run_rl, run_sft
+    from rlhf_nb.stages.evaluation import EvalStageConfig
     from rlhf_nb.stages.reward import RewardStageConfig
     from rlhf_nb.stages.rl import RLStageConfig
     from rlhf_nb.stages.sft import SFTStageConfig
     from rlhf_nb.store import RunStore
-    from rlhf_nb.task import AdditionTask
+    from rlhf_nb.tasks.addition import AdditionTask
 
     w = workload
     ckpt = root / f"init-{name}"

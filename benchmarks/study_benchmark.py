@@ -25,12 +25,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def bench_stages(presets: list[str], threads: int) -> None:
     import torch
 
-    from rlhf_nb.pipeline import run_reward, run_rl, run_sft
+    from rlhf_nb.pipeline.runs import run_reward, run_rl, run_sft
     from rlhf_nb.stages.reward import RewardStageConfig
     from rlhf_nb.stages.rl import RLStageConfig
     from rlhf_nb.stages.sft import SFTStageConfig
     from rlhf_nb.store import RunStore
-    from rlhf_nb.task import AdditionTask
+    from rlhf_nb.tasks.addition import AdditionTask
 
     torch.set_num_threads(threads)
     task = AdditionTask()
@@ -76,7 +76,7 @@ def bench_papermill(n: int) -> None:
 
 def bench_study(preset: str) -> None:
     from rlhf_nb.store import RunStore
-    from rlhf_nb.study.run import run_study
+    from rlhf_nb.study.whole_study import run_study
 
     results = {}
     for label, workers, isolate in (("shared_2w", 2, False), ("shared_1w", 1, False), ("isolated_1w", 1, True)):

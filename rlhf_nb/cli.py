@@ -23,7 +23,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from .study.run import run_study
+    from .study.whole_study import run_study
 
     report, summary = run_study(args.preset, Path(args.output_dir), args.name, args.workers,
                                 executor=args.executor, ray_address=args.ray_address,

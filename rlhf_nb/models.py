@@ -27,7 +27,7 @@ from transformers import (
 )
 
 from .device import default_device
-from .tokenizer import build_char_tokenizer
+from .tasks.tokenizer import build_char_tokenizer
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,11 @@ class RunStore:
         return pd.DataFrame(rows)
 
 
+def as_store(store: "RunStore | str | Path") -> "RunStore":
+    """A run store given as itself or as its root folder."""
+    return store if isinstance(store, RunStore) else RunStore(store)
+
+
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested dicts to one level with slash-joined keys; lists are kept as JSON text."""
     out = {}

@@ -15,7 +15,7 @@ import json
 
 import pandas as pd
 
-from rlhf_nb.pipeline import PipelineConfig, run_eval, run_reward, run_rl, run_sft
+from rlhf_nb.pipeline.runs import PipelineConfig, run_eval, run_reward, run_rl, run_sft
 from rlhf_nb.store import RunStore
 
 

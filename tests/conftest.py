@@ -14,12 +14,12 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def toy_config():
     """The pipeline at toy scale: the smallest preset, a few steps per stage."""
-    from rlhf_nb.evaluation import EvalStageConfig
-    from rlhf_nb.pipeline import PipelineConfig
+    from rlhf_nb.pipeline.runs import PipelineConfig
+    from rlhf_nb.stages.evaluation import EvalStageConfig
     from rlhf_nb.stages.reward import RewardStageConfig
     from rlhf_nb.stages.rl import RLStageConfig
     from rlhf_nb.stages.sft import SFTStageConfig
-    from rlhf_nb.task import AdditionTask
+    from rlhf_nb.tasks.addition import AdditionTask
 
     return PipelineConfig(
         task=AdditionTask(),
@@ -41,6 +41,6 @@ def toy_store(tmp_path_factory):
 @pytest.fixture(scope="session")
 def toy_pipeline(toy_config, toy_store):
     """One toy pipeline, run once per test session and shared by the stage tests."""
-    from rlhf_nb.pipeline import run_pipeline
+    from rlhf_nb.pipeline.runs import run_pipeline
 
     return run_pipeline(toy_config, toy_store)

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .effects import INCONCLUSIVE, NOT_SHOWN, SHOWN, effect_ci, equivalence_verdict, verdict
+from .effects import (
+    INCONCLUSIVE,
+    NOT_SHOWN,
+    SHOWN,
+    effect_ci,
+    equivalence_verdict,
+    verdict,
+)
 
 MIN_SEEDS = 3
 

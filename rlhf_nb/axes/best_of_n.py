@@ -17,8 +17,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, fit_curve, paired_seed_effect, verdict
-from .common import Finding
+from ..analysis import (
+    INCONCLUSIVE,
+    NOT_SHOWN,
+    SHOWN,
+    combine,
+    fit_curve,
+    paired_seed_effect,
+    verdict,
+)
+from .results import Finding
 from .rm_size import RMSizeGrid, run_seed, size_order  # noqa: F401  (run_seed: this axis's runs are rm_size's)
 
 AXIS = "best_of_n"

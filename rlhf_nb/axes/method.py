@@ -42,11 +42,12 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import INCONCLUSIVE, seed_effect
-from ..pipeline import run_reward, run_sft
+from ..pipeline.policy_runs import parameter_count, point_rows, run_point
+from ..pipeline.runs import run_reward, run_sft
 from ..stages.rl import ALGORITHMS, rl_flops
 from ..store import RunStore
-from .common import Finding
-from .policy_runs import Scale, figure_path, final_rows, fmt, parameter_count, point_rows, run_point
+from .policy_family import Scale, figure_path, final_rows, fmt
+from .results import Finding
 from .task_heterogeneity import h8_finding
 
 AXIS = "method"

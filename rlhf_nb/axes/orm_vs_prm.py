@@ -16,12 +16,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis import combine, paired_seed_effect
-from ..preference_data import ComparisonSpec
-from ..rm_eval import RMEvalConfig, Scale, count_once, reward_config, reward_model_result
-from ..stages.prm import STEP_AGGREGATES
+from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
+from ..scoring.reward_models import STEP_AGGREGATES
+from ..stages.preference_data import ComparisonSpec
 from ..stages.reward import SUPERVISIONS, check_supervision_fits_task
 from ..store import RunStore
-from .common import Finding
+from .results import Finding
+from .rm_family import Scale, count_once, reward_config
 
 AXIS = "orm_vs_prm"
 

@@ -37,9 +37,10 @@ import pandas as pd
 
 from ..analysis import INCONCLUSIVE, combine, seed_effect
 from ..models import check_model_spec
+from ..pipeline.policy_runs import point_rows, run_point
 from ..store import RunStore
-from .common import Finding
-from .policy_runs import Scale, figure_path, final_rows, fmt, point_rows, run_point
+from .policy_family import Scale, figure_path, final_rows, fmt
+from .results import Finding
 
 AXIS = "policy_size"
 GAIN = "gain_heldout_sampled_acc"

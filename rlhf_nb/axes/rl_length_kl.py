@@ -37,11 +37,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, Flag, combine, compare_forms, fit_curve, plot_fit, seed_effect
+from ..analysis import (
+    INCONCLUSIVE,
+    NOT_SHOWN,
+    SHOWN,
+    Flag,
+    combine,
+    compare_forms,
+    fit_curve,
+    plot_fit,
+    seed_effect,
+)
+from ..pipeline.policy_runs import bon_rows, point_rows, run_point
 from ..store import RunStore
-from .common import Finding
-from .policy_runs import (Scale, best_up_to, bon_rows, figure_path, fmt, interp_at, point_rows, run_point,
-                          until_back_to_baseline)
+from .policy_family import (
+    Scale,
+    best_up_to,
+    figure_path,
+    fmt,
+    interp_at,
+    until_back_to_baseline,
+)
+from .results import Finding
 
 AXIS = "rl_length_kl"
 G7_MARGIN = 0.05  # "on the same frontier": mean gold gap within 5 points of accuracy

@@ -4,7 +4,7 @@ Findings tested: H2 (at equal comparisons more distinct prompts beat more respon
 accuracy grows with volume) and G5 (tiny data gives near-chance RMs; k epochs over D is about
 1 epoch over D and worse than 1 epoch over kD).
 
-Three arms, each a list of :class:`~rlhf_nb.preference_data.ComparisonSpec`, all outcome RMs
+Three arms, each a list of :class:`~rlhf_nb.stages.preference_data.ComparisonSpec`, all outcome RMs
 initialised from the seed's SFT policy and trained on that policy's samples:
 
 - diversity: ``P x R`` points at ``equal_comparisons`` comparisons (defaults keep P x R
@@ -27,10 +27,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis import analyse_runs, combine, paired_seed_effect
-from ..preference_data import ComparisonSpec
-from ..rm_eval import RMEvalConfig, Scale, count_once, reward_config, reward_model_result
+from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
+from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
-from .common import Finding
+from .results import Finding
+from .rm_family import Scale, count_once, reward_config
 
 AXIS = "rm_data"
 

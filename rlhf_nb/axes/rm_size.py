@@ -18,10 +18,11 @@ from matplotlib.figure import Figure
 
 from ..analysis import paired_seed_effect
 from ..models import check_model_spec
-from ..preference_data import ComparisonSpec
-from ..rm_eval import RMEvalConfig, Scale, count_once, reward_config, reward_model_result
+from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
+from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
-from .common import Finding
+from .results import Finding
+from .rm_family import Scale, count_once, reward_config
 
 AXIS = "rm_size"
 

@@ -42,9 +42,10 @@ import pandas as pd
 
 from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, seed_effect
 from ..models import check_model_spec
+from ..pipeline.policy_runs import bon_rows, point_rows, run_point
 from ..store import RunStore
-from .common import Finding
-from .policy_runs import Scale, bon_rows, figure_path, final_rows, fmt, point_rows, run_point, until_back_to_baseline
+from .policy_family import Scale, figure_path, final_rows, fmt, until_back_to_baseline
+from .results import Finding
 
 AXIS = "rm_size_for_rl"
 GAIN = "gain_heldout_sampled_acc"

@@ -34,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, seed_effect
+from ..pipeline.policy_runs import point_rows, run_point
 from ..store import RunStore
-from .common import Finding
-from .policy_runs import Scale, figure_path, final_rows, fmt, point_rows, run_point
+from .policy_family import Scale, figure_path, final_rows, fmt
+from .results import Finding
 
 AXIS = "samples_per_prompt"
 METRIC = "rl_heldout_sampled_acc"

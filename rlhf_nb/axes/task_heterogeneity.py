@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis import seed_effect
-from .common import Finding
+from .results import Finding
 
 CLAIM = "metrics of the trained skill move more than metrics of skills the RL data does not train"
 

@@ -51,10 +51,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..compute import forward_flops, train_flops
 from ..device import default_device
-from ..rewards import GoldReward, ProxyReward
-from ..sampling import sample
-from ..task import AdditionTask
-from ..tracking import PolicyTracker
+from ..scoring.reward_models import ProxyReward
+from ..scoring.rewards import GoldReward
+from ..scoring.sampling import sample
+from ..tasks.protocol import Task
+from .tracking import PolicyTracker
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,7 @@ def prompt_stream(prompts: list[str], seed: int):
 
 def train_ppo(
     config,
-    task: AdditionTask,
+    task: Task,
     policy: PreTrainedModel,
     ref_model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,

@@ -4,14 +4,14 @@ TRL 1.16 ships no PRM trainer (the last was ``trl.experimental.prm``, up to 1.13
 a small ``transformers.Trainer``. The model is the outcome RM's: the SFT policy with a scalar
 head (a sequence-classification checkpoint). The PRM reads that head at the token that ends
 each step and is trained with a binary cross-entropy on the step labels of
-:func:`rlhf_nb.task.step_labels`, applied ONLY at those tokens. Right and wrong steps are
+:func:`rlhf_nb.tasks.addition.step_labels`, applied ONLY at those tokens. Right and wrong steps are
 weighted to count equally: most steps of a capable policy are right, and an unweighted PRM
 settles at the majority label (our earlier naive PRM never beat the majority baseline).
 
 A response's score aggregates its step scores (``STEP_AGGREGATES``): ``min`` (the weakest
 step's logit), ``prod`` (log of the product of the step probabilities), ``mean`` (mean step
 probability) or ``last`` (the last step's logit). :class:`ProcessReward` is called like
-:class:`rlhf_nb.rewards.ProxyReward`, ``(prompts, completions) -> scores``, so it serves
+:class:`rlhf_nb.scoring.reward_models.ProxyReward`, ``(prompts, completions) -> scores``, so it serves
 best-of-n and RL unchanged.
 
 A response with fewer steps than the problem needs carries one extra wrong label
@@ -20,7 +20,6 @@ reads as wrong.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -36,43 +35,15 @@ from transformers import (
     TrainingArguments,
 )
 
-from ..models import load_tokenizer
-from ..task import Problem, step_end_offsets, step_labels
+from ..scoring.reward_models import step_token_positions, token_scores
+from ..tasks.addition import Problem, step_labels
 from .common import log_history_frame, per_device_batch, quiet, trainer_kwargs
-from ..rewards import load_scalar_reward_model
 
 if TYPE_CHECKING:
     from .reward import RewardStageConfig
 
-STEP_AGGREGATES = ("min", "prod", "mean", "last")
-HEAD_FILE = "rm_head.json"
-"""Written next to a reward model's weights: which supervision trained it and how to read it."""
-
 
 # --- where the steps are ---------------------------------------------------------------------
-
-def step_token_positions(tokenizer: PreTrainedTokenizerBase, prompt: str,
-                         completion: str) -> tuple[list[int], list[int]]:
-    """The ids a reward model reads (prompt + completion, no special tokens) and the token ending each step.
-
-    Positions come from the tokenizer's character offsets, so any fast tokenizer works, not
-    only the character one. An empty completion has one position: the prompt's last token.
-    """
-    enc = tokenizer(prompt + completion, add_special_tokens=False, return_offsets_mapping=True)
-    ids, offsets = enc["input_ids"], enc["offset_mapping"]
-    if not ids:
-        raise ValueError("prompt + completion tokenized to nothing: a reward model needs at least one token")
-    if not completion:
-        return ids, [len(ids) - 1]
-    positions = []
-    for char in (len(prompt) + o for o in step_end_offsets(completion)):
-        covering = [t for t, (a, b) in enumerate(offsets) if a <= char < b]
-        if covering:
-            positions.append(covering[0])
-        else:  # e.g. a character the tokenizer dropped: the last token starting at or before it
-            before = [t for t, (a, _) in enumerate(offsets) if a <= char]
-            positions.append(before[-1] if before else 0)
-    return ids, positions
 
 
 def encode_step_example(tokenizer: PreTrainedTokenizerBase, problem: Problem, prompt: str,
@@ -95,11 +66,6 @@ def encode_step_example(tokenizer: PreTrainedTokenizerBase, problem: Problem, pr
 
 
 # --- the model read per token, and the loss ----------------------------------------------------
-
-def token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The scalar head at every position, shape (batch, length)."""
-    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
-    return model.score(hidden).squeeze(-1)
 
 
 def prm_loss(logits: torch.Tensor, step_labels: torch.Tensor, step_mask: torch.Tensor,
@@ -190,64 +156,4 @@ def train_prm(config: "RewardStageConfig", examples: Sequence[tuple[Problem, str
 
 # --- scoring --------------------------------------------------------------------------------
 
-def aggregate_steps(scores: Sequence[float], how: str) -> float:
-    """One response score from its step logits."""
-    s = torch.tensor(list(scores), dtype=torch.float64)
-    if how == "min":
-        return float(s.min())
-    if how == "prod":
-        return float(F.logsigmoid(s).sum())
-    if how == "mean":
-        return float(torch.sigmoid(s).mean())
-    if how == "last":
-        return float(s[-1])
-    raise ValueError(f"aggregate={how!r}: use one of {STEP_AGGREGATES}")
 
-
-class ProcessReward:
-    """A trained PRM, callable as a reward function: ``(prompts, completions) -> scores``."""
-
-    __name__ = "proxy"  # TRL names logged reward columns after the function, as for ProxyReward
-
-    def __init__(self, path: str | Path, aggregate: str | None = None, device: torch.device | str | None = None,
-                 batch_size: int = 512):
-        self.path = str(path)
-        head = read_head(path)
-        self.aggregate = aggregate or head.get("aggregate", "min")
-        if self.aggregate not in STEP_AGGREGATES:
-            raise ValueError(f"aggregate={self.aggregate!r}: use one of {STEP_AGGREGATES}")
-        self.tokenizer = load_tokenizer(path)
-        self.model = load_scalar_reward_model(path, device)
-        self.batch_size = batch_size
-
-    @torch.no_grad()
-    def step_scores(self, prompts: list[str], completions: list[str]) -> list[list[float]]:
-        """The head's logit at each step-end token of each response."""
-        device = next(self.model.parameters()).device
-        out: list[list[float]] = []
-        for start in range(0, len(prompts), self.batch_size):
-            enc = [step_token_positions(self.tokenizer, p, c) for p, c in
-                   zip(prompts[start : start + self.batch_size], completions[start : start + self.batch_size])]
-            width = max(len(ids) for ids, _ in enc)
-            pad = self.tokenizer.pad_token_id
-            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in enc], device=device)
-            attn = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in enc], device=device)
-            logits = token_scores(self.model, input_ids, attn).float().cpu()
-            out.extend([logits[i, pos].tolist() for i, (_, pos) in enumerate(enc)])
-        return out
-
-    def score(self, prompts: list[str], completions: list[str]) -> list[float]:
-        return [aggregate_steps(s, self.aggregate) for s in self.step_scores(prompts, completions)]
-
-    def __call__(self, prompts: list[str], completions: list[str], **_: object) -> list[float]:
-        return self.score(prompts, completions)
-
-
-def write_head(model_dir: Path, supervision: str, aggregate: str | None = None) -> None:
-    (Path(model_dir) / HEAD_FILE).write_text(json.dumps({"supervision": supervision, "aggregate": aggregate}) + "\n")
-
-
-def read_head(model_dir: str | Path) -> dict[str, Any]:
-    """The reward model's head record; a folder without one is an outcome RM (older runs)."""
-    path = Path(model_dir) / HEAD_FILE
-    return json.loads(path.read_text()) if path.exists() else {"supervision": "orm", "aggregate": None}

@@ -6,12 +6,12 @@
 - ``multitask``: pairs and right/wrong labels on one head (:mod:`rlhf_nb.stages.multitask_rm`).
 
 Pairs reach the trainers pre-tokenized (``chosen_ids``/``rejected_ids``) by
-:func:`rlhf_nb.rewards.reward_input_ids`, the same function that scores completions during
+:func:`rlhf_nb.scoring.rewards.reward_input_ids`, the same function that scores completions during
 RL and evaluation: RewardTrainer would otherwise append an EOS that GRPO never shows. All three
 see the same responses for the same data knobs; only the supervision differs.
 
-Data comes from :mod:`rlhf_nb.preference_data`: with ``comparisons`` set, an exact
-:class:`~rlhf_nb.preference_data.ComparisonSpec`; left at 0, the older rule (up to
+Data comes from :mod:`rlhf_nb.stages.preference_data`: with ``comparisons`` set, an exact
+:class:`~rlhf_nb.stages.preference_data.ComparisonSpec`; left at 0, the older rule (up to
 ``comparisons_per_prompt`` pairs from each of ``n_prompts`` sampled prompts).
 :func:`load_reward` loads any of the three as a ``(prompts, completions) -> scores`` callable.
 """
@@ -29,8 +29,30 @@ from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
 from ..compute import forward_flops, train_flops
-from ..models import build_reward_model, count_parameters, is_preset_model, load_causal_lm, load_tokenizer
-from ..preference_data import (
+from ..models import (
+    build_reward_model,
+    count_parameters,
+    is_preset_model,
+    load_causal_lm,
+    load_tokenizer,
+)
+from ..scoring.reward_models import (
+    STEP_AGGREGATES,
+    load_reward,
+    pairwise_accuracy,
+    write_head,
+)
+from ..scoring.rewards import reward_input_ids
+from ..tasks.protocol import Task
+from .common import (
+    log_history_frame,
+    per_device_batch,
+    quiet,
+    save_trained,
+    trainer_kwargs,
+)
+from .multitask_rm import MultiTaskRewardTrainer
+from .preference_data import (
     Comparison,
     ComparisonData,
     ComparisonSpec,
@@ -40,11 +62,7 @@ from ..preference_data import (
     sample_comparisons,
     sample_pool,
 )
-from ..rewards import ProxyReward, reward_input_ids
-from ..task import AdditionTask
-from .common import log_history_frame, per_device_batch, quiet, save_trained, trainer_kwargs
-from .multitask_rm import MultiTaskRewardTrainer
-from .prm import STEP_AGGREGATES, ProcessReward, read_head, train_prm, write_head
+from .prm import train_prm
 
 SUPERVISIONS = ("orm", "prm", "multitask")
 datasets.disable_progress_bars()  # the trainers' dataset passes print a bar per reward model otherwise
@@ -122,23 +140,7 @@ class RewardStageConfig:
         return ComparisonSpec(self.n_prompts, self.responses_per_prompt, self.comparisons, self.epochs)
 
 
-def pairwise_accuracy(reward, pairs: list[Comparison]) -> float:
-    """Share of pairs whose right response the reward model scores higher (ties count half)."""
-    if not pairs:
-        return float("nan")
-    chosen = reward.score([c.prompt for c in pairs], [c.chosen for c in pairs])
-    rejected = reward.score([c.prompt for c in pairs], [c.rejected for c in pairs])
-    return sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in zip(chosen, rejected)) / len(pairs)
-
-
-def load_reward(model_dir: str | Path, **kwargs: Any):
-    """Any trained reward model as a ``(prompts, completions) -> scores`` callable (ProxyReward or ProcessReward)."""
-    if read_head(model_dir)["supervision"] == "prm":
-        return ProcessReward(model_dir, **kwargs)
-    return ProxyReward(model_dir, **{k: v for k, v in kwargs.items() if k != "aggregate"})
-
-
-def build_reward_data(config: RewardStageConfig, task: AdditionTask, policy, tokenizer) -> ComparisonData:
+def build_reward_data(config: RewardStageConfig, task: Task, policy, tokenizer) -> ComparisonData:
     """Sample the comparisons ``config`` asks for from ``policy`` (exact spec, or the older rule)."""
     spec = config.data_spec()
     if spec is not None:
@@ -179,14 +181,14 @@ def _train_pairwise(config: RewardStageConfig, pairs: list[Comparison], model, t
 
 def check_supervision_fits_task(supervision: str, task: Any) -> None:
     """Refuse process supervision on a task without a step verifier (real data has final answers only)."""
-    if supervision == "prm" and not isinstance(task, AdditionTask):
+    if supervision == "prm" and not getattr(task, "has_step_labels", False):
         raise ValueError(f"supervision='prm' needs one correct/incorrect label per step, which only the embedded "
                          f"addition task provides, not {getattr(task, 'name', type(task).__name__)!r}: use "
                          "supervision 'orm' or 'multitask' on real data")
 
 
 def train_reward_model(
-    config: RewardStageConfig, task: AdditionTask, sft_model_dir: Path, out_dir: Path,
+    config: RewardStageConfig, task: Task, sft_model_dir: Path, out_dir: Path,
     init_model_dir: Path | None = None, data: ComparisonData | None = None,
 ) -> dict[str, Any]:
     """Build the data from the SFT policy, train the reward model, write ``model/``, ``comparisons.jsonl`` and metrics.
@@ -216,7 +218,7 @@ def train_reward_model(
     if config.supervision == "prm":
         if any(c.problem is None for c in pairs):
             raise ValueError("a process RM needs each comparison's problem for step labels; build the data with "
-                             "rlhf_nb.preference_data, which records it")
+                             "rlhf_nb.stages.preference_data, which records it")
         responses = ([(c.problem, c.prompt, c.chosen) for c in pairs]
                      + [(c.problem, c.prompt, c.rejected) for c in pairs])
         out = train_prm(config, responses, model, rm_tokenizer, out_dir, is_preset_model(init_dir))

@@ -5,7 +5,7 @@ Knobs are named by their unit: ``prompts_per_step`` distinct prompts per optimiz
 does not silently grow anything else unrecorded. Each optimizer step consumes exactly one
 fresh generation batch of ``prompts_per_step * samples_per_prompt`` completions.
 
-The reward is a plain callable (:mod:`rlhf_nb.rewards`): the proxy reward model, or the gold
+The reward is a plain callable (:mod:`rlhf_nb.scoring.rewards`): the proxy reward model, or the gold
 verifier. The other one is passed with weight 0, so TRL logs the gold reward of every
 training batch without optimising it (and the proxy's, when training on gold).
 """
@@ -22,11 +22,11 @@ from datasets import Dataset
 from ..compute import forward_flops, train_flops
 from ..device import VLLM_MODES, vllm_generation_kwargs
 from ..models import count_parameters, is_preset_model, load_causal_lm, load_tokenizer
-from ..rewards import GoldReward
-from ..task import AdditionTask
-from ..tracking import PolicyTracker
-from .reward import load_reward
+from ..scoring.reward_models import load_reward
+from ..scoring.rewards import GoldReward
+from ..tasks.protocol import Task
 from .common import log_history_frame, quiet, save_trained, trainer_kwargs
+from .tracking import PolicyTracker
 
 ALGORITHMS = ("grpo", "rloo", "ppo")
 REWARDS = ("proxy", "gold")
@@ -133,7 +133,7 @@ def _trl_config(config: RLStageConfig, out_dir: Path, reward_weights: list[float
 
 def train_rl(
     config: RLStageConfig,
-    task: AdditionTask,
+    task: Task,
     sft_model_dir: Path,
     reward_model_dir: Path | None,
     out_dir: Path,

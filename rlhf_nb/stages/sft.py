@@ -12,8 +12,14 @@ from trl import SFTConfig, SFTTrainer
 
 from ..compute import train_flops
 from ..models import build_policy, check_model_spec, count_parameters, is_preset_model
-from ..task import AdditionTask
-from .common import log_history_frame, per_device_batch, quiet, save_trained, trainer_kwargs
+from ..tasks.protocol import Task
+from .common import (
+    log_history_frame,
+    per_device_batch,
+    quiet,
+    save_trained,
+    trainer_kwargs,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class SFTStageConfig:
             raise ValueError(f"learning_rate={self.learning_rate}: expected a value like 2e-3")
 
 
-def sft_dataset(task: AdditionTask, n: int, seed: int) -> Dataset:
+def sft_dataset(task: Task, n: int, seed: int) -> Dataset:
     """Prompt/completion pairs with the task's planted carry errors, reproducible from the seed."""
     rng = random.Random(f"sft-data/{seed}")
     problems = task.sft_problems(n, seed)
@@ -54,7 +60,7 @@ def sft_dataset(task: AdditionTask, n: int, seed: int) -> Dataset:
     )
 
 
-def train_sft(config: SFTStageConfig, task: AdditionTask, out_dir: Path) -> dict[str, Any]:
+def train_sft(config: SFTStageConfig, task: Task, out_dir: Path) -> dict[str, Any]:
     """Train the policy; writes ``model/`` (weights + tokenizer) and ``train_log.csv`` into ``out_dir``."""
     model, tokenizer = build_policy(config.policy, seed=config.seed)
     data = sft_dataset(task, config.train_problems, config.seed)

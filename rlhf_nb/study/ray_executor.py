@@ -1,7 +1,7 @@
 """Running a study's notebook executions as Ray tasks, on one machine or a cluster.
 
 :class:`RayExecutor` is a ``concurrent.futures.Executor``: the study runner hands it the same
-worker function it hands local processes (:func:`rlhf_nb.study.runner._execute`, one
+worker function it hands local processes (:func:`rlhf_nb.study.executions._execute`, one
 papermill execution per call), and each call becomes one Ray task with ``cpus_per_task``
 CPUs and ``gpus_per_task`` GPUs (Ray sets ``CUDA_VISIBLE_DEVICES`` for it). Results come back
 as futures, so resuming, failure records and the progress bar work as they do locally.
@@ -84,7 +84,7 @@ class RayExecutor(Executor):
 
 def ray_executor_factory(address: str | None = None, cpus_per_task: float = 1,
                          gpus_per_task: float = 0) -> Callable[[int], Executor]:
-    """A factory for :func:`rlhf_nb.study.runner.run_executions`; Ray's scheduler, not ``workers``, bounds concurrency."""
+    """A factory for :func:`rlhf_nb.study.executions.run_executions`; Ray's scheduler, not ``workers``, bounds concurrency."""
     def make(workers: int) -> Executor:
         return RayExecutor(address, cpus_per_task, gpus_per_task)
     return make

@@ -17,7 +17,7 @@ import nbformat
 import pandas as pd
 from nbconvert import HTMLExporter
 
-from .runner import StudyPaths
+from .executions import StudyPaths
 
 FINDING_ORDER = [f"H{i}" for i in range(1, 9)] + [f"G{i}" for i in range(1, 9)]
 EXTRA_FINDINGS = ("H3-bon",)  # the best-of-n half of H3, reported beside it

@@ -3,8 +3,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlhf_nb.analysis import (INCONCLUSIVE, NOT_SHOWN, SHOWN, effect_ci, equivalence_verdict,
-                              verdict)
+from rlhf_nb.analysis import (
+    INCONCLUSIVE,
+    NOT_SHOWN,
+    SHOWN,
+    effect_ci,
+    equivalence_verdict,
+    verdict,
+)
 
 
 def test_paired_by_seed_when_both_are_indexed_by_the_same_seeds():

@@ -15,7 +15,13 @@ import papermill  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 
-from rlhf_nb.analysis import analyse_runs, fit_curve, plot_fit, save_analysis, synthetic_runs  # noqa: E402
+from rlhf_nb.analysis import (  # noqa: E402
+    analyse_runs,
+    fit_curve,
+    plot_fit,
+    save_analysis,
+    synthetic_runs,
+)
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "analysis_template.ipynb"
 MODULES = ["forms", "validation", "solvers", "bootstrap", "fitting", "compare", "ratio", "effects", "plotting",

@@ -4,8 +4,14 @@ from transformers import LlamaForCausalLM
 
 from rlhf_nb.compute import forward_flops, train_flops
 from rlhf_nb.device import use_bf16
-from rlhf_nb.models import (PRESETS, build_policy, check_model_spec, count_parameters, is_preset_model,
-                            preset_parameter_counts)
+from rlhf_nb.models import (
+    PRESETS,
+    build_policy,
+    check_model_spec,
+    count_parameters,
+    is_preset_model,
+    preset_parameter_counts,
+)
 
 
 def test_presets_span_at_least_30x_and_grow_monotonically():

@@ -7,17 +7,18 @@ import pandas as pd
 import pytest
 import torch
 
-from rlhf_nb.axes.policy_runs import bon_rows
-from rlhf_nb.evaluation import EvalStageConfig
 from rlhf_nb.models import build_policy, load_causal_lm, load_tokenizer
-from rlhf_nb.pipeline import run_pipeline, run_reward
-from rlhf_nb.rewards import GoldReward, ProxyReward, reward_input_ids
+from rlhf_nb.pipeline.policy_runs import bon_rows
+from rlhf_nb.pipeline.runs import run_pipeline, run_reward
+from rlhf_nb.scoring.reward_models import ProxyReward
+from rlhf_nb.scoring.rewards import GoldReward, reward_input_ids
+from rlhf_nb.stages.evaluation import EvalStageConfig
 from rlhf_nb.stages.reward import RewardStageConfig
 from rlhf_nb.stages.rl import RLStageConfig
 from rlhf_nb.stages.sft import SFTStageConfig
+from rlhf_nb.stages.tracking import PolicyTracker
 from rlhf_nb.store import RunStore
-from rlhf_nb.task import AdditionTask
-from rlhf_nb.tracking import PolicyTracker
+from rlhf_nb.tasks.addition import AdditionTask
 
 
 def _finite(metrics):

@@ -2,9 +2,17 @@ import random
 
 import pytest
 
-from rlhf_nb.task import (AdditionTask, Problem, forgot_carry_sum, gold_correct, parse_final_answer, solution,
-                          step_end_offsets, step_labels)
-from rlhf_nb.tokenizer import build_char_tokenizer
+from rlhf_nb.tasks.addition import (
+    AdditionTask,
+    Problem,
+    forgot_carry_sum,
+    gold_correct,
+    parse_final_answer,
+    solution,
+    step_end_offsets,
+    step_labels,
+)
+from rlhf_nb.tasks.tokenizer import build_char_tokenizer
 
 
 def test_correct_solution_format_and_gold():

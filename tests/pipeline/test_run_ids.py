@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlhf_nb.evaluation import EvalStageConfig
-from rlhf_nb.pipeline import run_eval, run_reward, run_rl, run_sft
+from rlhf_nb.pipeline.runs import run_eval, run_reward, run_rl, run_sft
+from rlhf_nb.stages.evaluation import EvalStageConfig
 from rlhf_nb.stages.reward import RewardStageConfig
 from rlhf_nb.stages.rl import RLStageConfig
 from rlhf_nb.stages.sft import SFTStageConfig
 from rlhf_nb.store import Run, RunStore, make_run_id
-from rlhf_nb.task import AdditionTask
+from rlhf_nb.tasks.addition import AdditionTask
 
 
 class RecordingStore(RunStore):

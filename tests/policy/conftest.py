@@ -25,7 +25,7 @@ POLICY = "xs"
 
 @pytest.fixture(scope="session")
 def tiny_scale():
-    from rlhf_nb.axes.policy_runs import Scale
+    from rlhf_nb.axes.policy_family import Scale
 
     return Scale(policy=POLICY, rl_steps=2, prompts_per_step=2, samples_per_prompt=2, track_every_steps=1,
                  rl_learning_rate=1e-3, **TINY)
@@ -41,7 +41,7 @@ def policy_store(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_runs(tiny_scale, policy_store):
     """(config, sft run, reward run) of seed 0 at toy scale."""
-    from rlhf_nb.pipeline import run_reward, run_sft
+    from rlhf_nb.pipeline.runs import run_reward, run_sft
 
     config = tiny_scale.pipeline(0)
     sft = run_sft(policy_store, config.task, config.sft)

@@ -7,9 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlhf_nb.axes import method, policy_size, rl_length_kl, rm_size_for_rl, samples_per_prompt
 from rlhf_nb.analysis.seeds import seed_effect
-from rlhf_nb.axes.policy_runs import interp_at, save_results
+from rlhf_nb.axes import (
+    method,
+    policy_size,
+    rl_length_kl,
+    rm_size_for_rl,
+    samples_per_prompt,
+)
+from rlhf_nb.axes.policy_family import interp_at, save_results
 
 SEEDS = (0, 1, 2)
 RNG = np.random.default_rng(0)

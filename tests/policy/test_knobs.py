@@ -5,9 +5,15 @@ from dataclasses import replace
 
 import pytest
 
-from rlhf_nb.axes import method, policy_size, rl_length_kl, rm_size_for_rl, samples_per_prompt
-from rlhf_nb.axes.policy_runs import Scale
-from rlhf_nb.pipeline import PipelineConfig
+from rlhf_nb.axes import (
+    method,
+    policy_size,
+    rl_length_kl,
+    rm_size_for_rl,
+    samples_per_prompt,
+)
+from rlhf_nb.axes.policy_family import Scale
+from rlhf_nb.pipeline.runs import PipelineConfig
 from rlhf_nb.stages.rl import RLStageConfig
 
 

@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import pytest
 
-from rlhf_nb.axes.common import VERDICTS
+from rlhf_nb.axes.results import VERDICTS
 from rlhf_nb.notebooks import execute_notebook
 
 from .conftest import POLICY, TINY

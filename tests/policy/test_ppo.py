@@ -8,8 +8,17 @@ import pytest
 import torch
 
 from rlhf_nb.models import build_policy, load_causal_lm, load_tokenizer
-from rlhf_nb.stages.ppo import (PPOSettings, ValueModel, collect_rollout, gae, make_batch, ppo_flops, ppo_update,
-                                train_ppo, whiten)
+from rlhf_nb.stages.ppo import (
+    PPOSettings,
+    ValueModel,
+    collect_rollout,
+    gae,
+    make_batch,
+    ppo_flops,
+    ppo_update,
+    train_ppo,
+    whiten,
+)
 from rlhf_nb.stages.rl import RLStageConfig, rl_flops
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rlhf_nb.models import load_causal_lm
-from rlhf_nb.pipeline import run_rl
+from rlhf_nb.pipeline.runs import run_rl
 
 
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo", "ppo"])

@@ -25,7 +25,7 @@ def real_data(real_dir):
 
 @pytest.fixture(scope="session")
 def real_task(real_data, tiny_checkpoint):
-    from rlhf_nb.task_registry import make_task
+    from rlhf_nb.tasks.registry import make_task
 
     train, ood = real_data
     return make_task(str(train), ood_path=str(ood), chat_template_from=str(tiny_checkpoint), heldout_fraction=0.25)
@@ -34,8 +34,8 @@ def real_task(real_data, tiny_checkpoint):
 @pytest.fixture(scope="session")
 def real_pipeline_config(real_task, tiny_checkpoint):
     """Every stage at toy scale, the policy given as the checkpoint's path."""
-    from rlhf_nb.evaluation import EvalStageConfig
-    from rlhf_nb.pipeline import PipelineConfig
+    from rlhf_nb.pipeline.runs import PipelineConfig
+    from rlhf_nb.stages.evaluation import EvalStageConfig
     from rlhf_nb.stages.reward import RewardStageConfig
     from rlhf_nb.stages.rl import RLStageConfig
     from rlhf_nb.stages.sft import SFTStageConfig
@@ -61,6 +61,6 @@ def real_store(real_dir):
 @pytest.fixture(scope="session")
 def real_pipeline(real_pipeline_config, real_store):
     """The whole pipeline on the real-format task with the checkpoint by path, once per session."""
-    from rlhf_nb.pipeline import run_pipeline
+    from rlhf_nb.pipeline.runs import run_pipeline
 
     return run_pipeline(real_pipeline_config, real_store)

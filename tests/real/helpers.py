@@ -23,7 +23,7 @@ def build_tiny_checkpoint(path: Path, chat_template: str | None = CHAT_TEMPLATE)
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from rlhf_nb.models import PRESETS
-    from rlhf_nb.tokenizer import build_char_tokenizer
+    from rlhf_nb.tasks.tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer(string.ascii_letters + string.digits + string.punctuation + " \n")
     if chat_template:

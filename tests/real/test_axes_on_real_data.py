@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from rlhf_nb.axes import orm_vs_prm
+from rlhf_nb.axes.rm_family import Scale
 from rlhf_nb.notebooks import execute_notebook
-from rlhf_nb.rm_eval import Scale
 from rlhf_nb.study.presets import get_preset
-from rlhf_nb.study.run import check_study_task, with_shared_parameters
+from rlhf_nb.study.whole_study import check_study_task, with_shared_parameters
 
 # Stage sizes small enough for the tiny checkpoint and the 48-record file (as in conftest's pipeline).
 TOY = dict(sft_steps=40, sft_problems=200, rm_prompts=48, rm_comparisons_per_step=2, rm_eval_prompts=8,

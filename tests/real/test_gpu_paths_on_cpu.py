@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from rlhf_nb.device import check_one_gpu_per_process, default_device, use_bf16, vllm_generation_kwargs
+from rlhf_nb.device import (
+    check_one_gpu_per_process,
+    default_device,
+    use_bf16,
+    vllm_generation_kwargs,
+)
 from rlhf_nb.stages.common import per_device_batch
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,11 +8,11 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: `pip install -e .[ray]` to test the Ray executor")
 
+from rlhf_nb.study.executions import StudyPaths, run_executions  # noqa: E402
 from rlhf_nb.study.plan import Execution  # noqa: E402
 from rlhf_nb.study.presets import PRESETS, StudyPreset  # noqa: E402
 from rlhf_nb.study.ray_executor import RayExecutor, ray_executor_factory  # noqa: E402
-from rlhf_nb.study.run import run_study  # noqa: E402
-from rlhf_nb.study.runner import StudyPaths, run_executions  # noqa: E402
+from rlhf_nb.study.whole_study import run_study  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,8 @@ def test_a_smoke_study_trains_into_the_store_through_ray(tmp_path, local_ray, mo
     axis = _notebook(
         tmp_path / "tiny_axis.ipynb",
         'store_dir: str = ""\nresults_dir: str = ""\nseeds: str = "0"\nanalyze: bool = False',
-        "from rlhf_nb.pipeline import run_sft\nfrom rlhf_nb.stages.sft import SFTStageConfig\n"
-        "from rlhf_nb.store import RunStore\nfrom rlhf_nb.task_registry import make_task\n"
+        "from rlhf_nb.pipeline.runs import run_sft\nfrom rlhf_nb.stages.sft import SFTStageConfig\n"
+        "from rlhf_nb.store import RunStore\nfrom rlhf_nb.tasks.registry import make_task\n"
         "if not analyze:\n"
         "    cfg = SFTStageConfig(policy='xs', sft_steps=2, examples_per_step=4, train_problems=16, seed=int(seeds))\n"
         "    print(run_sft(RunStore(store_dir), make_task('addition'), cfg).run_id)\n")
@@ -68,7 +68,7 @@ def test_a_smoke_study_trains_into_the_store_through_ray(tmp_path, local_ray, mo
 
 
 def test_executor_choices_are_checked():
-    from rlhf_nb.study.run import executor_factory
+    from rlhf_nb.study.whole_study import executor_factory
 
     with pytest.raises(ValueError, match="executor"):
         executor_factory("slurm")
@@ -85,10 +85,10 @@ def test_the_cli_passes_the_executor_through(monkeypatch):
 
     def fake_run_study(preset, output_dir, name, workers, **kwargs):
         seen.update(kwargs)
-        from rlhf_nb.study.runner import RunSummary
+        from rlhf_nb.study.executions import RunSummary
         return Path("report.html"), RunSummary()
 
-    monkeypatch.setattr("rlhf_nb.study.run.run_study", fake_run_study)
+    monkeypatch.setattr("rlhf_nb.study.whole_study.run_study", fake_run_study)
     assert cli.main(["study", "--preset", "smoke", "--executor", "ray", "--ray-address", "auto",
                      "--ray-gpus-per-task", "1", "-p", "task", "data.jsonl"]) == 0
     assert seen == {"executor": "ray", "ray_address": "auto", "ray_gpus_per_task": 1.0,

@@ -6,7 +6,9 @@ from fractions import Fraction
 import pandas as pd
 import pytest
 
-from rlhf_nb.real_data import (
+from rlhf_nb.store import make_run_id
+from rlhf_nb.tasks.addition import AdditionTask
+from rlhf_nb.tasks.local_data import (
     MathDataTask,
     check_numeric_answer,
     extract_final_number,
@@ -15,9 +17,7 @@ from rlhf_nb.real_data import (
     parse_record,
     sft_target,
 )
-from rlhf_nb.store import make_run_id
-from rlhf_nb.task import AdditionTask
-from rlhf_nb.task_registry import make_task, task_kwargs_from_text
+from rlhf_nb.tasks.registry import make_task, task_kwargs_from_text
 
 from .helpers import real_format_records, write_jsonl
 
@@ -188,7 +188,7 @@ def test_make_task_builds_the_embedded_task_and_reads_option_text():
 def test_notebook_task_reads_a_file_once_until_it_changes(tmp_path):
     import os
 
-    from rlhf_nb.task_registry import notebook_task
+    from rlhf_nb.tasks.registry import notebook_task
 
     path = write_jsonl(tmp_path / "d.jsonl", real_format_records(1, 2))
     first = notebook_task(str(path), "heldout_fraction=0.25")

@@ -11,8 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
-from rlhf_nb.launch_stage import check_saved_weights, main as launch_main, require_gathered_saves
-from rlhf_nb.models import build_policy, count_parameters, is_preset_checkpoint, load_causal_lm
+from rlhf_nb.models import (
+    build_policy,
+    count_parameters,
+    is_preset_checkpoint,
+    load_causal_lm,
+)
+from rlhf_nb.pipeline.launch import check_saved_weights, require_gathered_saves
+from rlhf_nb.pipeline.launch import main as launch_main
 from rlhf_nb.stages.sft import sft_dataset
 
 
@@ -139,7 +145,7 @@ def test_two_processes_train_every_stage_and_commit_each_run_once(tmp_path):
         "eval": {"eval_prompts": 4, "samples_per_prompt": 2, "max_completion_tokens": 16}}))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # the CPU path, also on a GPU machine
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m",
-                           "rlhf_nb.launch_stage", "--stage", "all", "--config", str(config)],
+                           "rlhf_nb.pipeline.launch", "--stage", "all", "--config", str(config)],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]

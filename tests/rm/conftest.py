@@ -30,14 +30,14 @@ def tiny_params():
 
 @pytest.fixture(scope="session")
 def tiny_scale():
-    from rlhf_nb.rm_eval import Scale
+    from rlhf_nb.axes.rm_family import Scale
 
     return Scale(policy=TINY["policy"], sft_steps=TINY["sft_steps"], sft_problems=TINY["sft_problems"])
 
 
 @pytest.fixture(scope="session")
 def tiny_eval():
-    from rlhf_nb.rm_eval import RMEvalConfig, parse_ns
+    from rlhf_nb.pipeline.rm_runs import RMEvalConfig, parse_ns
 
     return RMEvalConfig(prompts=TINY["eval_prompts"], samples_per_prompt=TINY["eval_samples"], ns=parse_ns(TINY["ns"]))
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rlhf_nb.axes import best_of_n, orm_vs_prm, rm_data, rm_size
-from rlhf_nb.best_of_n import kl_bound
+from rlhf_nb.scoring.best_of_n import kl_bound
 
 SEEDS = (0, 1, 2)
 NS = (1, 2, 4, 8, 16, 32, 64)
@@ -114,7 +114,7 @@ def test_two_seeds_give_numbers_but_no_verdict(tmp_path):
 
 
 def test_count_once_counts_each_run_and_each_sample_stream_once():
-    from rlhf_nb.rm_eval import count_once
+    from rlhf_nb.axes.rm_family import count_once
 
     rows = []
     for rm, init, sampling in (("rm-a", "sft-s", 10.0), ("rm-b", "sft-m", 30.0), ("rm-c", "sft-s", 20.0)):

@@ -5,7 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from rlhf_nb.best_of_n import best_of_n_curve, expected_best_of_n, kl_bound, rank_weights
+from rlhf_nb.scoring.best_of_n import (
+    best_of_n_curve,
+    expected_best_of_n,
+    kl_bound,
+    rank_weights,
+)
 
 
 def brute_force(scores, values, n):

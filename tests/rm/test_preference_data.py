@@ -5,16 +5,16 @@ import pytest
 
 from rlhf_nb.axes.orm_vs_prm import SupervisionGrid
 from rlhf_nb.axes.rm_data import RMDataGrid, parse_grid
-from rlhf_nb.preference_data import (
+from rlhf_nb.pipeline.rm_runs import RMEvalConfig, parse_ns
+from rlhf_nb.stages.preference_data import (
     ComparisonSpec,
     ResponsePool,
     balanced_pairs,
     max_pairs_per_prompt,
     select_comparisons,
 )
-from rlhf_nb.rm_eval import RMEvalConfig, parse_ns
 from rlhf_nb.stages.reward import RewardStageConfig
-from rlhf_nb.task import Problem
+from rlhf_nb.tasks.addition import Problem
 
 
 def synthetic_chunks(responses: int, share_right: float, seed: int = 0, chunk: int = 50):

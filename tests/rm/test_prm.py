@@ -5,10 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rlhf_nb.scoring.reward_models import aggregate_steps, step_token_positions
 from rlhf_nb.stages.multitask_rm import multitask_loss
-from rlhf_nb.stages.prm import aggregate_steps, class_weights, encode_step_example, prm_loss, step_token_positions
-from rlhf_nb.task import Problem, step_labels
-from rlhf_nb.tokenizer import build_char_tokenizer
+from rlhf_nb.stages.prm import class_weights, encode_step_example, prm_loss
+from rlhf_nb.tasks.addition import Problem, step_labels
+from rlhf_nb.tasks.tokenizer import build_char_tokenizer
 
 TOK = build_char_tokenizer()
 PROBLEM = Problem((7, 5, 8))  # 7+5=12;12+8=20

@@ -5,13 +5,17 @@ import math
 import numpy as np
 import pytest
 
-from rlhf_nb.best_of_n import kl_bound
+from rlhf_nb.axes.rm_family import reward_config
 from rlhf_nb.models import load_causal_lm, load_tokenizer
-from rlhf_nb.preference_data import ComparisonSpec, sample_comparisons
-from rlhf_nb.rm_eval import eval_rows, load_pool, reward_config, run_reward_eval, run_reward_model
-from rlhf_nb.rewards import ProxyReward
-from rlhf_nb.stages.prm import ProcessReward
-from rlhf_nb.stages.reward import load_reward
+from rlhf_nb.pipeline.rm_runs import (
+    eval_rows,
+    load_pool,
+    run_reward_eval,
+    run_reward_model,
+)
+from rlhf_nb.scoring.best_of_n import kl_bound
+from rlhf_nb.scoring.reward_models import ProcessReward, ProxyReward, load_reward
+from rlhf_nb.stages.preference_data import ComparisonSpec, sample_comparisons
 
 SPEC = dict(n_prompts=8, responses_per_prompt=4, comparisons=16)
 
@@ -78,7 +82,7 @@ def test_evaluation_is_unbiased_best_of_n_on_shared_pools(rms, rm_store, tiny_sc
 def test_the_pipeline_reward_stage_keeps_its_older_rule_and_shares_run_ids(rm_store, tiny_scale, tiny_sft):
     from dataclasses import replace
 
-    from rlhf_nb.pipeline import PipelineConfig, run_reward
+    from rlhf_nb.pipeline.runs import PipelineConfig, run_reward
 
     legacy = replace(PipelineConfig().reward, n_prompts=16, comparisons_per_step=8, eval_prompts=8)
     run = run_reward(rm_store, tiny_scale.task, legacy, tiny_sft)

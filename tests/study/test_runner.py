@@ -6,11 +6,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from rlhf_nb.axes.common import Finding, write_finding
+from rlhf_nb.axes.results import Finding, write_finding
+from rlhf_nb.study.executions import StudyPaths, run_executions, study_lock
 from rlhf_nb.study.plan import Execution, expand
 from rlhf_nb.study.presets import get_preset
 from rlhf_nb.study.report import build_report, scorecard
-from rlhf_nb.study.runner import StudyPaths, run_executions, study_lock
 
 
 def _notebook(path: Path, body: str) -> str:
@@ -136,7 +136,7 @@ _INTERRUPTIBLE_STUDY = """
 import sys
 from pathlib import Path
 from rlhf_nb.study.plan import Execution
-from rlhf_nb.study.runner import StudyPaths, run_executions
+from rlhf_nb.study.executions import StudyPaths, run_executions
 
 notebook, root, marker = sys.argv[1:4]
 executions = [Execution(notebook, {"marker": marker, "seconds": s}) for s in (0.0, 120.0, 120.0, 121.0)]

@@ -1,7 +1,7 @@
 """The smoke preset end to end, as the README's main job runs it, then resumed."""
 import pandas as pd
 
-from rlhf_nb.study.run import run_study
+from rlhf_nb.study.whole_study import run_study
 
 
 def test_smoke_study_builds_a_report_and_a_rerun_recomputes_nothing(tmp_path):

@@ -12,9 +12,9 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
+from ..scoring.reward_models import ProxyReward
+from ..tasks.addition import Problem
 from .evaluation import measure_samples
-from .rewards import ProxyReward
-from .task import Problem
 
 
 class PolicyTracker(TrainerCallback):

@@ -2,8 +2,8 @@
 
 Notebooks, the stage launcher and the benchmark take the task as a string so that a
 parameters cell (or a JSON config) can name it: ``addition`` is the embedded task
-(:class:`rlhf_nb.task.AdditionTask`), a path to a ``.jsonl``, ``.json`` or ``.parquet`` file is
-a real-data task (:class:`rlhf_nb.real_data.MathDataTask`). Keyword arguments go to the
+(:class:`rlhf_nb.tasks.addition.AdditionTask`), a path to a ``.jsonl``, ``.json`` or ``.parquet`` file is
+a real-data task (:class:`rlhf_nb.tasks.local_data.MathDataTask`). Keyword arguments go to the
 task's constructor, so every knob of either task is reachable.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .real_data import DATA_SUFFIXES, MathDataTask
-from .task import AdditionTask
+from .addition import AdditionTask
+from .local_data import DATA_SUFFIXES, MathDataTask
 
 BUILTIN_TASKS = {"addition": AdditionTask}
 
@@ -72,12 +72,10 @@ def _notebook_task(spec: str, options: str, digits: int, embedded: tuple, stamps
     # ``stamps`` (modification times of the files named) only keys the cache
     from dataclasses import fields, replace
 
-    from .pipeline import PipelineConfig
-
     kwargs = task_kwargs_from_text(options)
     if str(spec).strip() == "addition":
         kwargs = {**dict(embedded), **kwargs}
-        task = PipelineConfig().task
+        task = AdditionTask()
         known = {f.name for f in fields(task) if f.init}
         unknown = sorted(set(kwargs) - known)
         if unknown:

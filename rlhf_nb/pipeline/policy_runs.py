@@ -1,11 +1,9 @@
-"""What the policy-training axes share: their scale knobs, one RL grid point through the store, tidy rows, effects.
+"""The policy axes' store compositions: one RL grid point through the run store, its tidy rows, best-of-n.
 
 The axes ``samples_per_prompt``, ``policy_size``, ``rm_size_for_rl``, ``rl_length_kl`` and
 ``method`` each turn one knob of the same pipeline (SFT -> reward model -> RL -> evaluation).
-This module holds what they would otherwise copy:
+This module holds what they run:
 
-- :class:`Scale`: the knobs every policy notebook exposes, on top of the pipeline's default
-  configs (0 or "" keeps a default, so calibration of the defaults reaches every axis);
 - :func:`run_point`: one grid point, every stage through the run store (cached);
 - :func:`point_rows`: its tidy rows, one per tracked RL step (a constant-learning-rate run
   truncated at step k is the run of length k, so RL length is a grid dimension of every run);
@@ -13,13 +11,12 @@ This module holds what they would otherwise copy:
   columns only on the first row that uses each run (a run shared by two grid points, or the
   SFT model under every point, is listed once), so summing a table's ``*flops*`` columns
   counts each run once; ``rl_compute_to_step`` is the RL run's FLOPs up to each row's step;
-- :func:`bon_rows`: best-of-n by the proxy on the SFT policy (via :mod:`rlhf_nb.best_of_n`),
+- :func:`bon_rows`: best-of-n by the proxy on the SFT policy (via :mod:`rlhf_nb.scoring.best_of_n`),
   cached in the store as stage ``bon_curve``, on a pool of SFT samples (stage ``bon_pool``)
   that every reward model scoring the same SFT policy shares.
 
-Effects over seeds and verdicts are :mod:`rlhf_nb.analysis.seeds`.
-
-What it does not do: choose a grid or state a finding (each axis module does).
+What it does not do: read notebook parameters (:mod:`rlhf_nb.axes.policy_family`), choose a
+grid or state a finding (each axis module does).
 """
 from __future__ import annotations
 
@@ -32,88 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..best_of_n import best_of_n_curve
 from ..models import load_causal_lm, load_tokenizer
-from ..pipeline import PipelineConfig, run_eval, run_reward, run_rl, run_sft
-from ..sampling import sample
-from ..stages.reward import load_reward
+from ..scoring.best_of_n import best_of_n_curve
+from ..scoring.reward_models import load_reward
+from ..scoring.sampling import sample
 from ..stages.rl import RLStageConfig
 from ..store import Run, RunStore
-from ..task import Problem
-from ..task_registry import notebook_task
-from .common import Finding, write_finding, write_table
-
-
-@dataclass(frozen=True)
-class Scale:
-    """Scale knobs of the shared stages, as a notebook gives them: 0 or "" keeps the pipeline default."""
-
-    task_digits: int = 0
-    """digits per term of the task (1 makes a toy task that a tiny policy learns in seconds)"""
-    task_spec: str = "addition"
-    """the embedded task (``addition``) or a local .jsonl/.json/.parquet file of math problems"""
-    task_options: str = ""
-    """extra task knobs as ``name=value, ...``"""
-    policy: str = ""
-    """policy preset or checkpoint folder"""
-    sft_steps: int = 0
-    """SFT optimizer steps"""
-    sft_problems: int = 0
-    """distinct SFT training problems"""
-    rm_prompts: int = 0
-    """distinct prompts whose SFT samples make the reward model's comparisons"""
-    rm_comparisons_per_step: int = 0
-    """reward-model batch, in comparisons"""
-    rm_eval_prompts: int = 0
-    """held-out prompts for the reward model's pairwise accuracy"""
-    rl_algorithm: str = ""
-    """grpo, rloo or ppo"""
-    rl_reward: str = ""
-    """proxy or gold"""
-    rl_steps: int = 0
-    """RL steps (one generation batch each)"""
-    rl_learning_rate: float = 0.0
-    """RL learning rate"""
-    prompts_per_step: int = 0
-    """distinct prompts per RL step"""
-    samples_per_prompt: int = 0
-    """responses per prompt per RL step"""
-    kl_coef: float = -1.0
-    """KL penalty to the SFT policy; negative keeps the default (0 is a real value here)"""
-    track_every_steps: int = 0
-    """RL steps between two measurements of gold, proxy and KL"""
-    track_prompts: int = 0
-    """held-out prompts of those measurements"""
-    train_prompts: int = 0
-    """distinct RL training prompts"""
-    eval_prompts: int = 0
-    """prompts per evaluation split"""
-    eval_samples: int = 0
-    """samples per evaluation prompt"""
-
-    def pipeline(self, seed: int) -> PipelineConfig:
-        """The pipeline's default configs with these knobs applied and every stage seeded with ``seed``."""
-        base = PipelineConfig()
-        task = notebook_task(self.task_spec, self.task_options, self.task_digits)
-        sft = replace(base.sft, seed=seed, **_given(policy=self.policy, sft_steps=self.sft_steps,
-                                                      train_problems=self.sft_problems))
-        reward = replace(base.reward, seed=seed, **_given(n_prompts=self.rm_prompts,
-                                                          comparisons_per_step=self.rm_comparisons_per_step,
-                                                          eval_prompts=self.rm_eval_prompts))
-        rl = replace(base.rl, seed=seed, **_given(
-            algorithm=self.rl_algorithm, reward=self.rl_reward, rl_steps=self.rl_steps,
-            learning_rate=self.rl_learning_rate, prompts_per_step=self.prompts_per_step,
-            samples_per_prompt=self.samples_per_prompt, track_every_steps=self.track_every_steps,
-            track_prompts=self.track_prompts, train_prompts=self.train_prompts))
-        if self.kl_coef >= 0:
-            rl = replace(rl, kl_coef=self.kl_coef)
-        ev = replace(base.eval, **_given(eval_prompts=self.eval_prompts, samples_per_prompt=self.eval_samples))
-        return PipelineConfig(task=task, sft=sft, reward=reward, rl=rl, eval=ev)
-
-
-def _given(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v}
-
+from ..tasks.addition import Problem
+from .runs import PipelineConfig, run_eval, run_reward, run_rl, run_sft
 
 # ------------------------------------------------------------------------------------------
 # One grid point through the store
@@ -260,7 +183,7 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
 
     Rows: ``n``, ``kl_bound`` (ln n - (n-1)/n, an upper bound on the KL), ``d``, ``gold``,
     ``proxy``, ``oracle``, ``gold_gain`` and ``proxy_gain`` over n = 1 (see
-    :func:`rlhf_nb.best_of_n.best_of_n_curve`). Cached in the store as stage ``bon_curve``.
+    :func:`rlhf_nb.scoring.best_of_n.best_of_n_curve`). Cached in the store as stage ``bon_curve``.
     """
     ns = [2**i for i in range(int(math.log2(n_max)) + 1)]
     pool = bon_pool(store, config, sft, problems, n_max, max_new_tokens, sample_seed)
@@ -291,66 +214,3 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
 # ------------------------------------------------------------------------------------------
 
 
-def final_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The last tracked row of every run (where evaluation results live)."""
-    return table[table["final"].astype(bool)].copy()
-
-
-def interp_at(x: np.ndarray, y: np.ndarray, x0: float) -> float:
-    """y at x0 by linear interpolation along a curve ordered by x (nan outside its range)."""
-    order = np.argsort(x, kind="stable")
-    x, y = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
-    if not len(x) or x0 < x[0] or x0 > x[-1]:
-        return float("nan")
-    return float(np.interp(x0, x, y))
-
-
-def until_back_to_baseline(curve: pd.DataFrame) -> pd.DataFrame:
-    """The tracked rows of one run up to the first point after its gold peak where the gain is back to <= 0.
-
-    Gao's laws describe a gold score without a floor; accuracy stops at 0, so once the policy
-    has overoptimised back below its SFT level, what follows is the floor, not the law. The
-    law's own zero (d_zero) is kept in range by including that first point.
-    """
-    c = curve.sort_values("step")
-    gain = c["gold_gain"].to_numpy()
-    peak = int(np.argmax(gain))
-    after = np.flatnonzero(gain[peak:] <= 0)
-    return c if not len(after) else c.iloc[: peak + after[0] + 1]
-
-
-def best_up_to(kl: np.ndarray, gain: np.ndarray, k: float) -> float:
-    """The best gold gain a run reached at KL <= k (linear between tracked points, from (0, 0)).
-
-    An early-stopping oracle: the most favourable reading of an RL curve at a KL budget.
-    """
-    order = np.argsort(kl, kind="stable")
-    x = np.concatenate([[0.0], np.asarray(kl, dtype=float)[order]])
-    y = np.maximum.accumulate(np.concatenate([[0.0], np.asarray(gain, dtype=float)[order]]))
-    return float(np.interp(k, x, y))
-
-
-def figure_path(figures_dir: Path, name: str) -> tuple[Path, str]:
-    """Where to save a figure, and its path relative to the results folder (the layout
-    ``<results>/figures/<axis>/`` is assumed; otherwise the absolute path is recorded)."""
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    path = figures_dir / f"{name}.png"
-    rel = str(path.relative_to(figures_dir.parent.parent)) if figures_dir.parent.name == "figures" else str(path)
-    return path, rel
-
-
-def save_results(axis: str, table: pd.DataFrame, findings: list[Finding], results_dir: str | Path) -> list[Path]:
-    """``<results>/tables/<axis>.csv`` and ``<results>/findings/<ID>.json`` for each finding."""
-    results_dir = Path(results_dir)
-    paths = [write_table(table, results_dir / "tables" / f"{axis}.csv")]
-    paths += [write_finding(f, results_dir) for f in findings]
-    return paths
-
-
-def figures_dir_for(axis: str, results_dir: str | Path) -> Path:
-    return Path(results_dir) / "figures" / axis
-
-
-def fmt(x: float, digits: int = 3) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"

@@ -10,14 +10,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .evaluation import EvalStageConfig, evaluate_policy
-from .models import load_causal_lm, load_tokenizer
-from .stages.ppo import PPOSettings
-from .stages.reward import RewardStageConfig, load_reward, train_reward_model
-from .stages.rl import RLStageConfig, train_rl
-from .stages.sft import SFTStageConfig, train_sft
-from .store import Run, RunStore
-from .task import AdditionTask
+from ..models import load_causal_lm, load_tokenizer
+from ..scoring.reward_models import load_reward
+from ..stages.evaluation import EvalStageConfig, evaluate_policy
+from ..stages.ppo import PPOSettings
+from ..stages.reward import RewardStageConfig, train_reward_model
+from ..stages.rl import RLStageConfig, train_rl
+from ..stages.sft import SFTStageConfig, train_sft
+from ..store import Run, RunStore
+from ..tasks.addition import AdditionTask
+from ..tasks.protocol import Task
 
 DEFAULT_STORE = Path("outputs") / "store"
 
@@ -26,19 +28,19 @@ DEFAULT_STORE = Path("outputs") / "store"
 class PipelineConfig:
     """The whole pipeline's knobs, one dataclass per stage."""
 
-    task: AdditionTask = field(default_factory=AdditionTask)
+    task: Task = field(default_factory=AdditionTask)
     sft: SFTStageConfig = field(default_factory=SFTStageConfig)
     reward: RewardStageConfig = field(default_factory=RewardStageConfig)
     rl: RLStageConfig = field(default_factory=RLStageConfig)
     eval: EvalStageConfig = field(default_factory=EvalStageConfig)
 
 
-def run_sft(store: RunStore, task: AdditionTask, config: SFTStageConfig) -> Run:
+def run_sft(store: RunStore, task: Task, config: SFTStageConfig) -> Run:
     params = {"task": asdict(task), "config": asdict(config), "upstream": {}, "seed": config.seed}
     return store.execute("sft", params, lambda out: train_sft(config, task, out))
 
 
-def reward_params(task: AdditionTask, config: RewardStageConfig, sft: Run, init_sft: Run | None = None) -> dict:
+def reward_params(task: Task, config: RewardStageConfig, sft: Run, init_sft: Run | None = None) -> dict:
     """What identifies a reward-model run: data from ``sft``'s samples, weights from ``init_sft`` (default: ``sft``)."""
     upstream = {"sft": sft.run_id}
     if init_sft is not None and init_sft.run_id != sft.run_id:
@@ -46,12 +48,12 @@ def reward_params(task: AdditionTask, config: RewardStageConfig, sft: Run, init_
     return {"task": asdict(task), "config": asdict(config), "upstream": upstream, "seed": config.seed}
 
 
-def run_reward(store: RunStore, task: AdditionTask, config: RewardStageConfig, sft: Run) -> Run:
+def run_reward(store: RunStore, task: Task, config: RewardStageConfig, sft: Run) -> Run:
     return store.execute("reward", reward_params(task, config, sft),
                          lambda out: train_reward_model(config, task, sft.path / "model", out))
 
 
-def run_rl(store: RunStore, task: AdditionTask, config: RLStageConfig, sft: Run, reward: Run | None) -> Run:
+def run_rl(store: RunStore, task: Task, config: RLStageConfig, sft: Run, reward: Run | None) -> Run:
     upstream = {"sft": sft.run_id, "reward": reward.run_id if reward else None}
     params = {"task": asdict(task), "config": asdict(config), "upstream": upstream, "seed": config.seed}
     if config.algorithm == "ppo":  # PPO's own settings are fixed defaults, but a changed default is a new run
@@ -60,7 +62,7 @@ def run_rl(store: RunStore, task: AdditionTask, config: RLStageConfig, sft: Run,
     return store.execute("rl", params, lambda out: train_rl(config, task, sft.path / "model", rm_dir, out))
 
 
-def run_eval(store: RunStore, task: AdditionTask, config: EvalStageConfig, policy: Run, sft: Run,
+def run_eval(store: RunStore, task: Task, config: EvalStageConfig, policy: Run, sft: Run,
              reward: Run | None) -> Run:
     """Evaluate ``policy`` (an SFT or RL run) against the SFT reference and, if given, the proxy reward."""
     upstream = {"policy": policy.run_id, "sft": sft.run_id, "reward": reward.run_id if reward else None}

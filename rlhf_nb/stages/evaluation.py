@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .rewards import ProxyReward
-from .sampling import sample, sequence_logprobs
-from .task import AdditionTask, Problem
+from ..scoring.reward_models import ProxyReward
+from ..scoring.sampling import sample, sequence_logprobs
+from ..tasks.addition import Problem
+from ..tasks.protocol import Task
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class EvalStageConfig:
 
 
 def measure_samples(
-    task: AdditionTask,
+    task: Task,
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     problems: list[Problem],
@@ -64,7 +65,7 @@ def measure_samples(
 def evaluate_policy(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    task: AdditionTask,
+    task: Task,
     config: EvalStageConfig,
     ref_model: PreTrainedModel | None = None,
     reward: ProxyReward | None = None,

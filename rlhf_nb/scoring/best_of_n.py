@@ -13,7 +13,7 @@ The KL of best-of-n to the policy is at most ``ln n - (n-1)/n``. It is an UPPER 
 only for a continuous reward with no ties); Gao et al. plot gold against d = sqrt of it, and
 so do we, labelled as a bound.
 
-What it does not do: sample or score (see :mod:`rlhf_nb.rm_eval`).
+What it does not do: sample or score (see :mod:`rlhf_nb.pipeline.rm_runs`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .analysis.forms import bon_kl_bound
+from ..analysis.forms import bon_kl_bound
 
 
 def kl_bound(n: int) -> float:

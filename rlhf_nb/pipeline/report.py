@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .pipeline import PipelineResult
+from .runs import PipelineResult
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -8,10 +8,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..notebooks import declared_parameters, notebook_path, parse_parameter_overrides
+from .executions import (
+    RunSummary,
+    StudyPaths,
+    local_executor,
+    run_executions,
+    study_lock,
+)
 from .plan import expand
 from .presets import StudyPreset, get_preset
 from .report import build_report
-from .runner import RunSummary, StudyPaths, local_executor, run_executions, study_lock
 
 EXECUTORS = ("local", "ray")
 
@@ -72,7 +78,7 @@ def check_study_task(preset: StudyPreset) -> None:
     """Build the study's task once (a missing or malformed data file fails here, not in every notebook)
     and refuse process supervision on a task without step labels."""
     from ..stages.reward import check_supervision_fits_task
-    from ..task_registry import notebook_task
+    from ..tasks.registry import notebook_task
 
     for axis in preset.axes:
         grid = {**preset.shared, **preset.grids.get(axis, {})}

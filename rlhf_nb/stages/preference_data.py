@@ -33,8 +33,9 @@ from typing import Any, Iterable, Iterator
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .sampling import sample
-from .task import AdditionTask, Problem
+from ..scoring.sampling import sample
+from ..tasks.addition import Problem
+from ..tasks.protocol import Task
 
 DATA_STREAM_OFFSET = 100_000
 """Reward-model prompts come from the train split's stream ``seed + DATA_STREAM_OFFSET``, not the
@@ -182,7 +183,7 @@ def data_seed(seed: int) -> int:
 def sample_pool(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    task: AdditionTask,
+    task: Task,
     split: str,
     n_prompts: int,
     responses_per_prompt: int,
@@ -209,7 +210,7 @@ def chunk_prompts(responses_per_prompt: int) -> int:
 def pool_chunk(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    task: AdditionTask,
+    task: Task,
     responses_per_prompt: int,
     seed: int,
     index: int,
@@ -222,7 +223,7 @@ def pool_chunk(
                        seed=data_seed(seed) * 1009 + index, max_new_tokens=max_new_tokens, problems=stream)
 
 
-def sampled_chunks(model, tokenizer, task: AdditionTask, responses_per_prompt: int, seed: int,
+def sampled_chunks(model, tokenizer, task: Task, responses_per_prompt: int, seed: int,
                    max_new_tokens: int = 48) -> Iterator[ResponsePool]:
     """Chunks 0, 1, 2, ... of the reward-model prompt stream, sampled on demand."""
     index = 0
@@ -300,7 +301,7 @@ def select_comparisons(chunks: Iterable[ResponsePool], spec: ComparisonSpec, see
     return ComparisonData(out, spec, seen, share)
 
 
-def sample_comparisons(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, task: AdditionTask,
+def sample_comparisons(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, task: Task,
                        spec: ComparisonSpec, seed: int, max_pool_prompts: int = 0,
                        max_new_tokens: int = 48) -> ComparisonData:
     """Sample chunks from the policy until ``spec`` is met (see :func:`select_comparisons`)."""

@@ -7,44 +7,51 @@ shared by every reward model evaluated on it. From the pool:
 - pairwise accuracy: over every (right, wrong) pair of responses to one prompt, the share the
   reward model orders right (ties count half);
 - best-of-n, n = 1 .. N: the gold accuracy of the response the reward model picks among n
-  samples, and its proxy score, with the unbiased estimator of :mod:`rlhf_nb.best_of_n`,
+  samples, and its proxy score, with the unbiased estimator of :mod:`rlhf_nb.scoring.best_of_n`,
   next to the KL upper bound ln n - (n-1)/n and the oracle (picking by gold).
 
 Store stages (each cached, so a finished seed costs nothing to rerun):
 
 - ``rm_chunk``: a chunk of the reward-model prompt stream sampled from a data policy; the
-  comparisons of any :class:`~rlhf_nb.preference_data.ComparisonSpec` are cut from these, so
+  comparisons of any :class:`~rlhf_nb.stages.preference_data.ComparisonSpec` are cut from these, so
   grid points that share a policy, seed and responses per prompt sample once;
 - ``reward``: the reward model (the pipeline's stage: the same config gives the same run);
 - ``rm_pool``: an evaluation pool; ``rm_eval``: one reward model on the pools.
 
-Also here, for the RM axes: :class:`Scale` (the knobs they share with the other axes' notebooks,
-on top of the pipeline's default configs), FLOPs bookkeeping for axis tables
-(:func:`count_once`); the effects over seeds their findings rest on are :mod:`rlhf_nb.analysis.seeds`.
-
-What it does not do: fit or decide a finding for a whole axis (see :mod:`rlhf_nb.axes`).
+What it does not do: read notebook parameters (:mod:`rlhf_nb.axes.rm_family`), fit or decide a
+finding for a whole axis (see :mod:`rlhf_nb.axes`).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .best_of_n import best_of_n_curve
-from .compute import forward_flops
-from .models import count_parameters, load_causal_lm, load_tokenizer
-from .pipeline import PipelineConfig, reward_params, run_sft
-from .preference_data import ResponsePool, chunk_prompts, data_seed, pool_chunk, sample_pool, select_comparisons
-from .stages.prm import STEP_AGGREGATES, ProcessReward, aggregate_steps
-from .stages.reward import RewardStageConfig, load_reward, train_reward_model
-from .stages.sft import SFTStageConfig
-from .store import Run, RunStore
-from .task import AdditionTask
-from .task_registry import notebook_task
+from ..compute import forward_flops
+from ..models import count_parameters, load_causal_lm, load_tokenizer
+from ..scoring.best_of_n import best_of_n_curve
+from ..scoring.reward_models import (
+    STEP_AGGREGATES,
+    ProcessReward,
+    aggregate_steps,
+    load_reward,
+)
+from ..stages.preference_data import (
+    ResponsePool,
+    chunk_prompts,
+    data_seed,
+    pool_chunk,
+    sample_pool,
+    select_comparisons,
+)
+from ..stages.reward import RewardStageConfig, train_reward_model
+from ..store import Run, RunStore, as_store
+from ..tasks.protocol import Task
+from .runs import reward_params
 
 EVAL_SPLITS = ("heldout", "ood")
 DEFAULT_NS = (1, 2, 4, 8, 16, 32, 64)
@@ -99,57 +106,11 @@ def parse_ns(text: str, pool_size: int = 0) -> tuple[int, ...]:
 
 # --- configs built on the pipeline's defaults ----------------------------------------------------
 
-def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0) -> SFTStageConfig:
-    """The pipeline's default SFT stage for ``seed``; ``policy``, ``steps``, ``problems`` override it when set."""
-    overrides: dict[str, Any] = {"seed": seed}
-    if policy:
-        overrides["policy"] = policy
-    if steps:
-        overrides["sft_steps"] = steps
-    if problems:
-        overrides["train_problems"] = problems
-    return replace(PipelineConfig().sft, **overrides)
-
-
-def reward_config(seed: int, **overrides: Any) -> RewardStageConfig:
-    """The pipeline's default reward stage with the axis's knobs; its own evaluation is off (rm_eval does it)."""
-    return replace(PipelineConfig().reward, seed=seed, eval_prompts=0, **overrides)
-
-
-@dataclass(frozen=True)
-class Scale:
-    """Knobs every RM axis shares with the other axes' notebooks (same names); 0 or "" keeps the pipeline default."""
-
-    policy: str = ""
-    """SFT policy preset whose samples make the data and the evaluation pools"""
-    sft_steps: int = 0
-    """SFT optimizer steps of every SFT model"""
-    sft_problems: int = 0
-    """distinct SFT training problems"""
-    task_digits: int = 0
-    """digits per addition term"""
-    task_spec: str = "addition"
-    """the embedded task (``addition``) or a local .jsonl/.json/.parquet file of math problems"""
-    task_options: str = ""
-    """extra task knobs as ``name=value, ...``"""
-
-    @property
-    def task(self):
-        return notebook_task(self.task_spec, self.task_options, self.task_digits)
-
-    def sft(self, store: RunStore | str | Path, seed: int, policy: str = "", steps: int = 0) -> Run:
-        """Train (or load) the SFT run for ``seed``; ``policy`` and ``steps`` override this scale's when set."""
-        config = sft_config(seed, policy or self.policy, steps or self.sft_steps, self.sft_problems)
-        return run_sft(_store(store), self.task, config)
-
 
 # --- store stages ------------------------------------------------------------------------------
 
-def _store(store: RunStore | str | Path) -> RunStore:
-    return store if isinstance(store, RunStore) else RunStore(store)
 
-
-def cached_chunks(store: RunStore, task: AdditionTask, sft: Run, responses_per_prompt: int, seed: int,
+def cached_chunks(store: RunStore, task: Task, sft: Run, responses_per_prompt: int, seed: int,
                   max_new_tokens: int = 48) -> Iterator[ResponsePool]:
     """Chunks 0, 1, ... of the reward-model prompt stream, each sampled once and kept in the store."""
     policy: dict[str, Any] = {}
@@ -176,14 +137,14 @@ def cached_chunks(store: RunStore, task: AdditionTask, sft: Run, responses_per_p
         index += 1
 
 
-def run_reward_model(store: RunStore | str | Path, task: AdditionTask, config: RewardStageConfig, data_sft: Run,
+def run_reward_model(store: RunStore | str | Path, task: Task, config: RewardStageConfig, data_sft: Run,
                      init_sft: Run | None = None) -> Run:
     """Train (or load) a reward model on data sampled from ``data_sft``, initialised from ``init_sft`` (default: same).
 
     With the same data and init policy, the run is the pipeline's ``run_reward`` run: either
     computes it, both find it.
     """
-    store = _store(store)
+    store = as_store(store)
     params = reward_params(task, config, data_sft, init_sft)
     init_dir = (init_sft or data_sft).path / "model"
 
@@ -198,9 +159,9 @@ def run_reward_model(store: RunStore | str | Path, task: AdditionTask, config: R
     return store.execute("reward", params, compute)
 
 
-def run_eval_pool(store: RunStore | str | Path, task: AdditionTask, sft: Run, split: str, config: RMEvalConfig) -> Run:
+def run_eval_pool(store: RunStore | str | Path, task: Task, sft: Run, split: str, config: RMEvalConfig) -> Run:
     """Sample (or load) the evaluation pool of ``split``: ``config.prompts`` x ``config.samples_per_prompt``."""
-    store = _store(store)
+    store = as_store(store)
     params = {"task": asdict(task), "upstream": {"sft": sft.run_id}, "split": split, "prompts": config.prompts,
               "samples_per_prompt": config.samples_per_prompt, "max_new_tokens": config.max_new_tokens,
               "seed": config.seed}
@@ -276,9 +237,9 @@ def evaluate_on_pool(reward, pool: ResponsePool, ns: Sequence[int]) -> tuple[dic
     return metrics, table
 
 
-def run_reward_eval(store: RunStore | str | Path, task: AdditionTask, rm: Run, sft: Run, config: RMEvalConfig) -> Run:
+def run_reward_eval(store: RunStore | str | Path, task: Task, rm: Run, sft: Run, config: RMEvalConfig) -> Run:
     """Evaluate (or load the evaluation of) reward model ``rm`` on ``sft``'s pools of every split."""
-    store = _store(store)
+    store = as_store(store)
     pools = {split: run_eval_pool(store, task, sft, split, config) for split in config.splits}
     params = {"upstream": {"reward": rm.run_id, **{f"pool/{s}": r.run_id for s, r in pools.items()}},
               "ns": list(config.ns)}
@@ -318,10 +279,10 @@ class RMResult:
     rows: pd.DataFrame = field(repr=False)
 
 
-def reward_model_result(store: RunStore | str | Path, task: AdditionTask, config: RewardStageConfig, data_sft: Run,
+def reward_model_result(store: RunStore | str | Path, task: Task, config: RewardStageConfig, data_sft: Run,
                         eval_config: RMEvalConfig, init_sft: Run | None = None) -> RMResult:
     """Train-or-load one reward model and evaluate-or-load it; rows carry the RM's metrics next to the curve."""
-    store = _store(store)
+    store = as_store(store)
     rm = run_reward_model(store, task, config, data_sft, init_sft)
     evaluation = run_reward_eval(store, task, rm, data_sft, eval_config)
     pools = [store.load("rm_pool", run_id) for key, run_id in evaluation.params["upstream"].items()
@@ -348,29 +309,3 @@ def reward_model_result(store: RunStore | str | Path, task: AdditionTask, config
     return RMResult(rm, evaluation, rows)
 
 
-FLOPS_COLUMNS = {"rm_flops": "reward_run", "eval_flops": "eval_run", "pool_flops": "pool_runs", "sft_flops": "sft_run",
-                 "init_sft_flops": "init_sft_run"}
-"""Each FLOPs column of an axis table and the run-id column it belongs to."""
-
-
-def count_once(table: pd.DataFrame) -> pd.DataFrame:
-    """Keep each run's FLOPs on one row only (NaN elsewhere): a sum over every FLOPs column counts every run once.
-
-    An axis table repeats a run's numbers on every (split, n) row and across arms, and one run
-    can sit in two columns (an SFT model that makes the data of one RM and initialises another);
-    the study report sums every ``*flops*`` column of the table to get the axis's compute. A
-    sample stream counts once, at the row of its longest prefix.
-    """
-    out = table.reset_index(drop=True)
-    seen: set[str] = set()
-    for flops, run in FLOPS_COLUMNS.items():
-        if flops not in out or run not in out:
-            continue
-        keep = ~out.duplicated(subset=[run]) & ~out[run].astype(str).isin(seen)
-        out.loc[~keep, flops] = np.nan
-        seen.update(out[run].astype(str))
-    if "sampling_flops" in out and "sampling_stream" in out:
-        known = out[out["sampling_flops"].notna()]
-        longest = known.groupby("sampling_stream")["sampling_flops"].idxmax()
-        out.loc[~out.index.isin(longest.to_numpy()), "sampling_flops"] = np.nan
-    return out

@@ -1,6 +1,6 @@
 """A real-data task: local JSONL or parquet math problems with numeric answers, behind the task interface.
 
-It is what :class:`rlhf_nb.task.AdditionTask` is for the embedded task (``problems(split, n,
+It is what :class:`rlhf_nb.tasks.addition.AdditionTask` is for the embedded task (``problems(split, n,
 seed)``, ``sft_problems``, ``sft_completion``, ``check_answer``), so every stage, evaluation
 and axis runs on it unchanged. Three record shapes are read, one per line (JSONL) or row
 (parquet):
@@ -23,7 +23,7 @@ holds ``ood_value``; with neither it is the held-out split, and ``ood_source`` s
 Prompts are the tokenizer's chat template applied to the question as one user message when
 ``chat_template_from`` names a checkpoint whose tokenizer has one, else ``prompt_format``. The
 rendered template's leading BOS text is dropped, because TRL's trainers and
-:func:`rlhf_nb.sampling.sample` tokenize prompt text with the tokenizer's special tokens,
+:func:`rlhf_nb.scoring.sampling.sample` tokenize prompt text with the tokenizer's special tokens,
 which adds it back once.
 
 What it does not do: step labels (process reward models need the embedded task), or
@@ -38,9 +38,9 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
-from .task import in_heldout_share
+from .addition import in_heldout_share
 
 SPLITS = ("train", "heldout", "ood")
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
@@ -356,6 +356,8 @@ class MathDataTask:
     trust_remote_code: bool = False
     """allow the chat-template tokenizer's own code (only for checkpoints you trust)"""
     name: str = field(default="math_data", init=False)
+    has_step_labels: ClassVar[bool] = False
+    """final answers only: no step verifier, so no process reward model"""
     data_sha256: str = field(default="", init=False)
     """digest of the data files and the prompt template: a changed file gives new run ids"""
     prompt_style: str = field(default="", init=False)
@@ -382,10 +384,15 @@ class MathDataTask:
 
         tokenizer = None
         if self.chat_template_from:
-            from .models import check_model_spec, load_tokenizer
+            from transformers import (
+                AutoTokenizer,  # only the template is read: no model, no layer above tasks
+            )
 
-            check_model_spec(self.chat_template_from)
-            tokenizer = load_tokenizer(self.chat_template_from, self.trust_remote_code)
+            if not (Path(self.chat_template_from) / "tokenizer_config.json").exists():
+                raise FileNotFoundError(
+                    f"chat_template_from={self.chat_template_from!r} has no tokenizer_config.json: pass the "
+                    "checkpoint folder whose chat template formats the prompts, or leave it empty")
+            tokenizer = AutoTokenizer.from_pretrained(self.chat_template_from, trust_remote_code=self.trust_remote_code)
         style = "chat" if has_chat_template(tokenizer) else "plain"
 
         main, skipped, ood_rows = self._read(self.path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 STEP_SEPARATOR = ";"
 SPLITS = ("train", "heldout", "ood")
@@ -149,6 +150,8 @@ class AdditionTask:
     """probability that a carry step in the SFT data forgets its carry: makes the SFT policy capable but biased
     (0.5 puts held-out accuracy near 0.4 both greedy and sampled; at 0.6 greedy decoding falls to ~0.1)"""
     name: str = field(default="addition", init=False)
+    has_step_labels: ClassVar[bool] = True
+    """the step verifier labels every step, so process reward models can train here"""
 
     def __post_init__(self):
         if not 1 <= self.digits <= 4:

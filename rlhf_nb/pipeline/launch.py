@@ -5,13 +5,13 @@ stage functions and run store, so a run it makes is the run a notebook with the 
 config finds (same run id), and the other way round::
 
     # one GPU (or the CPU)
-    python -m rlhf_nb.launch_stage --stage sft --config run.json
+    python -m rlhf_nb.pipeline.launch --stage sft --config run.json
     # several GPUs: DDP, DeepSpeed ZeRO-2/3 or FSDP, from configs/accelerate/
     accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \\
-        -m rlhf_nb.launch_stage --stage rl --config run.json
+        -m rlhf_nb.pipeline.launch --stage rl --config run.json
     # several nodes: the same on every node, with the store on a shared filesystem
     accelerate launch --config_file configs/accelerate/zero3.yaml --num_machines 2 --machine_rank $NODE \\
-        --main_process_ip $HEAD --main_process_port 29500 --num_processes 16 -m rlhf_nb.launch_stage ...
+        --main_process_ip $HEAD --main_process_port 29500 --num_processes 16 -m rlhf_nb.pipeline.launch ...
 
 The config names the store, the task and each stage's knobs (missing sections keep the
 pipeline's defaults)::
@@ -40,8 +40,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable
 
-from .device import check_one_gpu_per_process
-from .store import Run, RunStore, make_run_id
+from ..device import check_one_gpu_per_process
+from ..store import Run, RunStore, make_run_id
 
 STAGES = ("sft", "reward", "rl", "eval", "all")
 SECTIONS = ("sft", "reward", "rl", "eval")
@@ -59,12 +59,12 @@ def _build(cls, values: dict[str, Any], section: str):
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """The JSON config as ``{"store_dir", "task", "sft", "reward", "rl", "eval"}`` with built stage configs."""
-    from .pipeline import DEFAULT_STORE, PipelineConfig
-    from .task_registry import make_task
+    from ..tasks.registry import make_task
+    from .runs import DEFAULT_STORE, PipelineConfig
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"stage config {str(path)!r} does not exist: write a JSON file (see rlhf_nb.launch_stage)")
+        raise FileNotFoundError(f"stage config {str(path)!r} does not exist: write a JSON file (see rlhf_nb.pipeline.launch)")
     raw = json.loads(path.read_text())
     allowed = {"store_dir", "task", "task_options", *SECTIONS}
     unknown = sorted(set(raw) - allowed)
@@ -103,7 +103,7 @@ class LaunchStore(RunStore):
         if stage not in self.trainable:
             raise RuntimeError(
                 f"upstream stage {stage!r} (run {run_id}) is not in the store {self.root}: run "
-                f"`python -m rlhf_nb.launch_stage --stage {stage}` with the same config first")
+                f"`python -m rlhf_nb.pipeline.launch --stage {stage}` with the same config first")
         if self.rank == 0:
             run = super().execute(stage, params, _checked(compute, stage) if self.world > 1 else compute)
             self.barrier()  # committed: the others may read it now
@@ -128,7 +128,7 @@ def require_gathered_saves(stages: set[str]) -> None:
     """
     import inspect
 
-    from .stages import reward, rl, sft
+    from ..stages import reward, rl, sft
 
     sharded = (os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
                or os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3")
@@ -161,7 +161,11 @@ def check_saved_weights(model_dir: Path) -> None:
     """
     import torch
     from safetensors import safe_open
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers import (
+        AutoConfig,
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+    )
 
     files = sorted(Path(model_dir).glob("*.safetensors"))
     if not files:
@@ -211,7 +215,7 @@ def _distributed() -> tuple[int, int, Callable[[bool], bool], Callable[[], None]
 
 def run_stage(stage: str, config: dict[str, Any]) -> dict[str, Run]:
     """Run ``stage`` (sft, reward, rl, eval or all) with ``config`` (from :func:`load_config`); returns the runs touched."""
-    from .pipeline import run_eval, run_reward, run_rl, run_sft
+    from .runs import run_eval, run_reward, run_rl, run_sft
 
     if stage not in STAGES:
         raise ValueError(f"stage={stage!r}: use one of {STAGES}")
@@ -242,7 +246,7 @@ def run_stage(stage: str, config: dict[str, Any]) -> dict[str, Run]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rlhf_nb.launch_stage", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rlhf_nb.pipeline.launch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stage", required=True, choices=STAGES, help="stage to train (upstream ones must be done)")
     parser.add_argument("--config", required=True, help="JSON file: store_dir, task, task_options, sft/reward/rl/eval")
     args = parser.parse_args(argv)

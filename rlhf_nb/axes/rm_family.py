@@ -1,0 +1,96 @@
+"""What the reward-model axes share: their scale knobs on top of the pipeline's defaults, and FLOPs bookkeeping.
+
+- :func:`sft_config`, :func:`reward_config`: the pipeline's default SFT and reward stages with
+  an axis's knobs;
+- :class:`Scale`: the knobs every RM notebook shares with the other axes' notebooks;
+- :func:`count_once`: each run's FLOPs counted once in an axis table.
+
+The runs themselves (data chunks, reward models, evaluation pools) are
+:mod:`rlhf_nb.pipeline.rm_runs`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..pipeline.runs import PipelineConfig, run_sft
+from ..stages.reward import RewardStageConfig
+from ..stages.sft import SFTStageConfig
+from ..store import Run, RunStore, as_store
+from ..tasks.registry import notebook_task
+
+
+def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0) -> SFTStageConfig:
+    """The pipeline's default SFT stage for ``seed``; ``policy``, ``steps``, ``problems`` override it when set."""
+    overrides: dict[str, Any] = {"seed": seed}
+    if policy:
+        overrides["policy"] = policy
+    if steps:
+        overrides["sft_steps"] = steps
+    if problems:
+        overrides["train_problems"] = problems
+    return replace(PipelineConfig().sft, **overrides)
+
+
+def reward_config(seed: int, **overrides: Any) -> RewardStageConfig:
+    """The pipeline's default reward stage with the axis's knobs; its own evaluation is off (rm_eval does it)."""
+    return replace(PipelineConfig().reward, seed=seed, eval_prompts=0, **overrides)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Knobs every RM axis shares with the other axes' notebooks (same names); 0 or "" keeps the pipeline default."""
+
+    policy: str = ""
+    """SFT policy preset whose samples make the data and the evaluation pools"""
+    sft_steps: int = 0
+    """SFT optimizer steps of every SFT model"""
+    sft_problems: int = 0
+    """distinct SFT training problems"""
+    task_digits: int = 0
+    """digits per addition term"""
+    task_spec: str = "addition"
+    """the embedded task (``addition``) or a local .jsonl/.json/.parquet file of math problems"""
+    task_options: str = ""
+    """extra task knobs as ``name=value, ...``"""
+
+    @property
+    def task(self):
+        return notebook_task(self.task_spec, self.task_options, self.task_digits)
+
+    def sft(self, store: RunStore | str | Path, seed: int, policy: str = "", steps: int = 0) -> Run:
+        """Train (or load) the SFT run for ``seed``; ``policy`` and ``steps`` override this scale's when set."""
+        config = sft_config(seed, policy or self.policy, steps or self.sft_steps, self.sft_problems)
+        return run_sft(as_store(store), self.task, config)
+
+
+FLOPS_COLUMNS = {"rm_flops": "reward_run", "eval_flops": "eval_run", "pool_flops": "pool_runs", "sft_flops": "sft_run",
+                 "init_sft_flops": "init_sft_run"}
+"""Each FLOPs column of an axis table and the run-id column it belongs to."""
+
+
+def count_once(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep each run's FLOPs on one row only (NaN elsewhere): a sum over every FLOPs column counts every run once.
+
+    An axis table repeats a run's numbers on every (split, n) row and across arms, and one run
+    can sit in two columns (an SFT model that makes the data of one RM and initialises another);
+    the study report sums every ``*flops*`` column of the table to get the axis's compute. A
+    sample stream counts once, at the row of its longest prefix.
+    """
+    out = table.reset_index(drop=True)
+    seen: set[str] = set()
+    for flops, run in FLOPS_COLUMNS.items():
+        if flops not in out or run not in out:
+            continue
+        keep = ~out.duplicated(subset=[run]) & ~out[run].astype(str).isin(seen)
+        out.loc[~keep, flops] = np.nan
+        seen.update(out[run].astype(str))
+    if "sampling_flops" in out and "sampling_stream" in out:
+        known = out[out["sampling_flops"].notna()]
+        longest = known.groupby("sampling_stream")["sampling_flops"].idxmax()
+        out.loc[~out.index.isin(longest.to_numpy()), "sampling_flops"] = np.nan
+    return out

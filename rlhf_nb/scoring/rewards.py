@@ -1,0 +1,39 @@
+"""Reward functions in the shape TRL's GRPO/RLOO expect: ``f(prompts, completions, **columns)``.
+
+The proxy reward wraps a trained reward model; the gold reward wraps the task's verifier.
+Both are plain callables so that RL, evaluation and best-of-n score a completion in exactly
+one way: ``prompt + completion`` tokenized without special tokens and without EOS. The
+reward model's training pairs are tokenized by :func:`reward_input_ids`, the same function,
+so the model never sees at training time a token it will not see when scored (an EOS
+mismatch between TRL's RewardTrainer and GRPO dropped pairwise accuracy from 0.80 to ~0.5).
+"""
+from __future__ import annotations
+
+from transformers import PreTrainedTokenizerBase
+
+from ..tasks.protocol import Task
+
+
+def reward_input_ids(tokenizer: PreTrainedTokenizerBase, prompt: str, completion: str) -> list[int]:
+    """Token ids a reward model reads for one response: prompt + completion, no special tokens."""
+    return tokenizer(prompt + completion, add_special_tokens=False)["input_ids"]
+
+
+class GoldReward:
+    """The task's verifier as a reward: 1.0 when the final answer is right, else 0.0.
+
+    TRL passes the dataset's ``answer`` column as a keyword argument, so the same callable
+    serves the embedded task and real datasets.
+    """
+
+    __name__ = "gold"
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    def __call__(self, prompts: list[str], completions: list[str], answer: list | None = None, **_: object) -> list[float]:
+        if answer is None:
+            raise ValueError("the gold reward needs the dataset's 'answer' column next to 'prompt'")
+        return [float(self.task.check_answer(c, a)) for c, a in zip(completions, answer)]
+
+
