@@ -12,14 +12,44 @@ Modules, one concern each: ``forms`` (equations and closed-form diminishing retu
 >>> round(fit_curve(x, 2 + 5 * x**-0.3, "saturating_power", n_boot=0).params["alpha"], 6)
 0.3
 """
+from .bon_kl import exact_bon_kl, exact_bon_kl_curve
 from .compare import compare_forms
-from .effects import INCONCLUSIVE, NOT_SHOWN, SHOWN, Effect, effect_ci, equivalence_verdict, verdict
+from .decision import (
+    CLAIMS,
+    TWO_LOOK_LEVELS,
+    CompoundDecision,
+    Decision,
+    PartSpec,
+    decide,
+    decide_compound,
+    expected_false_verdicts,
+    holm_count,
+    multiplicity_summary,
+    seeds_needed,
+    two_look_level,
+)
+from .effects import (
+    INCONCLUSIVE,
+    NOT_SHOWN,
+    SHOWN,
+    Effect,
+    effect_ci,
+    equivalence_verdict,
+    verdict,
+)
 from .fitting import FitResult, Flag, fit_curve
 from .forms import FORMS, Form, bon_kl_bound, get_form
 from .plotting import plot_fit
 from .ratio import RatioSummary, ratio_summary
 from .seeds import MIN_SEEDS, SeedEffect, combine, paired_seed_effect, seed_effect
-from .summary import Analysis, analyse_runs, describe_fit, parse_forms, save_analysis, synthetic_runs
+from .summary import (
+    Analysis,
+    analyse_runs,
+    describe_fit,
+    parse_forms,
+    save_analysis,
+    synthetic_runs,
+)
 
 __all__ = [
     "FORMS", "Form", "get_form", "bon_kl_bound",
@@ -30,4 +60,8 @@ __all__ = [
     "plot_fit",
     "seed_effect", "paired_seed_effect", "SeedEffect", "combine", "MIN_SEEDS",
     "analyse_runs", "Analysis", "describe_fit", "parse_forms", "save_analysis", "synthetic_runs",
+    "decide", "Decision", "decide_compound", "CompoundDecision", "PartSpec", "CLAIMS",
+    "TWO_LOOK_LEVELS", "two_look_level", "seeds_needed", "holm_count", "expected_false_verdicts",
+    "multiplicity_summary",
+    "exact_bon_kl", "exact_bon_kl_curve",
 ]
