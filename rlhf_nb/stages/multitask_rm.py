@@ -25,15 +25,18 @@ def multitask_loss(chosen: torch.Tensor, rejected: torch.Tensor, bce_weight: flo
 
 
 class MultiTaskRewardTrainer(RewardTrainer):
-    """RewardTrainer with :func:`multitask_loss` instead of the Bradley-Terry loss alone."""
+    """RewardTrainer whose loss is :func:`multitask_loss`, the tested function, called as is."""
 
     def __init__(self, *args, bce_weight: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.args.center_rewards_coefficient is not None:
+            raise ValueError("center_rewards_coefficient is not part of the multi-task loss: leave it None")
         self.bce_weight = bce_weight
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        # The parent computes the pairwise loss and logs accuracy/margins; add the pointwise term.
-        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        # The parent runs the model and logs accuracy and margins; its Bradley-Terry loss is
+        # replaced by the multi-task loss, whose pairwise term is the same quantity.
+        _, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         chosen, rejected = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
-        loss = loss + self.bce_weight * (F.softplus(-chosen) + F.softplus(rejected)).mean() / 2
+        loss = multitask_loss(chosen, rejected, self.bce_weight)
         return (loss, outputs) if return_outputs else loss
