@@ -117,31 +117,21 @@ class LaunchStore(RunStore):
         return self.load(stage, run_id)  # downstream stages read the committed run, as on the main process
 
 
-def require_gathered_saves(stages: set[str]) -> None:
-    """Refuse, before any training, a stage that cannot save its model correctly from several processes.
+def check_multi_process_stages(stages: set[str], config: dict[str, Any]) -> None:
+    """Refuse, before any training, a stage that cannot run and save correctly from several processes.
 
-    transformers writes weights from rank 0 only, and under ZeRO-3 / FSDP rank 0 holds a shard:
-    a stage must save through :func:`rlhf_nb.stages.common.save_trained` (gathers shards, and
-    gives every process the saved folder, which the reward stage reads back to evaluate).
-    Stages that do not yet are refused where they would fail: the reward stage always, SFT and
-    RL under ZeRO-3 / FSDP. (Remove this check once every stage saves through save_trained.)
+    SFT, the reward model and RL through TRL (GRPO, RLOO) train under accelerate and save
+    through :func:`rlhf_nb.stages.common.save_trained`, which gathers ZeRO-3 / FSDP shards and
+    gives every process the saved folder; :func:`check_saved_weights` checks the result after
+    each run. PPO is our own single-process loop (no accelerate): several processes would each
+    train their own copy and race to save it, so RL with PPO is refused here.
+    Raises ValueError naming the fix.
     """
-    import inspect
-
-    from ..stages import reward, rl, sft
-
-    sharded = (os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
-               or os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3")
-    modules = {"sft": sft, "reward": reward, "rl": rl}
-    for stage in sorted(stages & set(modules)):
-        if "save_trained(" in inspect.getsource(modules[stage]):
-            continue
-        if stage == "reward" or sharded:
-            raise RuntimeError(
-                f"the {stage} stage saves its model with save_pretrained, which under several processes "
-                f"{'writes one shard' if sharded else 'leaves the other processes without the model it reads back'}; "
-                "it must save through rlhf_nb.stages.common.save_trained (see docs/real_scale.md). Run it on one "
-                "process, or with DDP / ZeRO-2 for sft and rl")
+    rl = config.get("rl")
+    if "rl" in stages and rl is not None and getattr(rl, "algorithm", "") == "ppo":
+        raise ValueError("rl.algorithm='ppo' runs in one process (its loop does not use accelerate), but this "
+                         f"launch has WORLD_SIZE={os.environ.get('WORLD_SIZE')}: run the rl stage with PPO as "
+                         "`python -m rlhf_nb.pipeline.launch --stage rl ...` on one process, or use grpo or rloo")
 
 
 def _checked(compute: Callable[[Path], dict[str, Any]], stage: str) -> Callable[[Path], dict[str, Any]]:
@@ -221,7 +211,7 @@ def run_stage(stage: str, config: dict[str, Any]) -> dict[str, Run]:
         raise ValueError(f"stage={stage!r}: use one of {STAGES}")
     trainable = {"sft", "reward", "rl"} if stage == "all" else {stage}
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        require_gathered_saves(trainable)
+        check_multi_process_stages(trainable, config)
         check_one_gpu_per_process()
     rank, world, decide, barrier = _distributed()
     store = LaunchStore(config["store_dir"], trainable, rank, world, decide, barrier)

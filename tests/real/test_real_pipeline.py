@@ -17,7 +17,7 @@ from rlhf_nb.models import (
     is_preset_checkpoint,
     load_causal_lm,
 )
-from rlhf_nb.pipeline.launch import check_saved_weights, require_gathered_saves
+from rlhf_nb.pipeline.launch import check_multi_process_stages, check_saved_weights
 from rlhf_nb.pipeline.launch import main as launch_main
 from rlhf_nb.stages.sft import sft_dataset
 
@@ -99,22 +99,20 @@ def test_the_stage_launcher_refuses_missing_upstream_and_bad_configs(real_pipeli
     assert launch_main(["--stage", "sft", "--config", str(tmp_path / "missing.json")]) == 2
 
 
-def test_stages_that_cannot_save_from_several_processes_are_refused_up_front(monkeypatch):
-    import inspect
+def test_ppo_is_refused_under_several_processes_before_training(real_pipeline_config, tmp_path, monkeypatch):
+    from dataclasses import replace
 
-    from rlhf_nb.stages import reward
+    from rlhf_nb.pipeline.launch import run_stage
 
-    if "save_trained(" in inspect.getsource(reward):
-        require_gathered_saves({"reward"})  # wired: accepted
-    else:
-        with pytest.raises(RuntimeError, match="save_trained"):
-            require_gathered_saves({"reward"})
-    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", "3")
-    from rlhf_nb.stages import sft
-
-    if "save_trained(" not in inspect.getsource(sft):
-        with pytest.raises(RuntimeError, match="writes one shard"):
-            require_gathered_saves({"sft"})
+    config = {"store_dir": str(tmp_path / "store"), "task": real_pipeline_config.task, "sft": real_pipeline_config.sft,
+              "reward": real_pipeline_config.reward, "eval": real_pipeline_config.eval,
+              "rl": replace(real_pipeline_config.rl, algorithm="ppo")}
+    check_multi_process_stages({"sft"}, config)  # PPO not in this launch: accepted
+    check_multi_process_stages({"rl"}, {**config, "rl": real_pipeline_config.rl})  # GRPO/RLOO: accepted
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="one process"):
+        run_stage("rl", config)
+    assert not (tmp_path / "store").exists()  # refused before anything was trained
 
 
 def test_a_model_saved_from_one_shard_is_caught(tmp_path, tiny_checkpoint):
