@@ -26,6 +26,7 @@ from ..analysis import (
     paired_seed_effect,
     verdict,
 )
+from .findings import claim as registered_claim
 from .results import Finding
 from .rm_size import RMSizeGrid, run_seed, size_order  # noqa: F401  (run_seed: this axis's runs are rm_size's)
 
@@ -108,8 +109,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, split: str = "heldout"
     shape = {s: {"alpha": f.params["alpha"], "beta": f.params["beta"], "beta_ci": list(f.ci["beta"]), "r2": f.r2,
                  "flags": [str(fl.value) for fl in f.flags]} for s, f in fits.items()}
     g1 = Finding(
-        id="G1", axis=AXIS, claim="best-of-n gold vs d fits d(alpha - beta d); proxy rises monotonically; weak "
-                                   "proxies peak and fall within the n range",
+        id="G1", axis=AXIS, claim=registered_claim("G1"),
         verdict=combine(*g1_parts), effect=drop.estimate, ci=drop.ci, n_seeds=drop.n,
         effect_label=f"weakest RM ({small}): gold at its peak n = {n_peak} minus gold at n = {n_max}",
         figure=fig_rel,
@@ -127,7 +127,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, split: str = "heldout"
     g3_parts = [d_alpha.verdict(), d_beta.verdict()]
     means = per_seed.mean()
     g3 = Finding(
-        id="G3", axis=AXIS, claim="alpha_bon rises and beta_bon falls with proxy RM size",
+        id="G3", axis=AXIS, claim=registered_claim("G3"),
         verdict=combine(*g3_parts), effect=d_alpha.estimate, ci=d_alpha.ci, n_seeds=d_alpha.n,
         effect_label=f"alpha_bon of RM {large} minus RM {small} (per-seed fits)",
         figure=fig_rel,

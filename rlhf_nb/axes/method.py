@@ -47,6 +47,7 @@ from ..pipeline.runs import run_reward, run_sft
 from ..stages.rl import ALGORITHMS, rl_flops
 from ..store import RunStore
 from .policy_family import Scale, figure_path, final_rows, fmt
+from .findings import claim as registered_claim
 from .results import Finding
 from .task_heterogeneity import h8_finding
 
@@ -138,7 +139,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     }
     h8 = h8_finding(same, AXIS, figure=rel)
     if not {"ppo", "grpo"} <= set(algorithms):
-        return [h8, Finding("H5", "PPO ≈ GRPO", INCONCLUSIVE, float("nan"), (float("nan"), float("nan")), len(seeds),
+        return [h8, Finding("H5", registered_claim("H5"), INCONCLUSIVE, float("nan"), (float("nan"), float("nan")), len(seeds),
                         figure=rel, axis=AXIS, numbers=numbers, note="PPO and GRPO were not both run")]
     effects = {}
     for budget in ("equal_samples", "equal_compute"):
@@ -150,7 +151,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     numbers["ppo_minus_grpo_equal_compute"] = [effects["equal_compute"].estimate, *effects["equal_compute"].ci]
     numbers["margin"] = used_margin
     return [h8, Finding(
-        id="H5", claim="PPO ≈ GRPO", verdict=main.equivalence(used_margin), effect=main.estimate, ci=main.ci,
+        id="H5", claim=registered_claim("H5"), verdict=main.equivalence(used_margin), effect=main.estimate, ci=main.ci,
         n_seeds=len(seeds), effect_label="PPO - GRPO final held-out sampled gold acc at equal samples "
                                          f"(equivalence margin {used_margin:.3g})",
         figure=rel, axis=AXIS, numbers=numbers,

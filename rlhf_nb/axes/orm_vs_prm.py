@@ -21,6 +21,8 @@ from ..scoring.reward_models import STEP_AGGREGATES
 from ..stages.preference_data import ComparisonSpec
 from ..stages.reward import SUPERVISIONS, check_supervision_fits_task
 from ..store import RunStore
+from ..tasks.protocol import Task
+from .findings import claim as registered_claim
 from .results import Finding
 from .rm_family import Scale, count_once, reward_config
 
@@ -53,6 +55,15 @@ class SupervisionGrid:
     def specs(self) -> list[ComparisonSpec]:
         return [ComparisonSpec(max(1, c // self.pairs_per_prompt), self.responses_per_prompt, c)
                 for c in sorted(set(self.volumes))]
+
+
+def check_task(task: Task, grid: dict) -> None:
+    """Study pre-flight: refuse process supervision on a task without step labels, before anything trains."""
+    for sup in str(grid.get("supervisions", "")).split(","):
+        try:
+            check_supervision_fits_task(sup.strip(), task)
+        except ValueError as err:
+            raise ValueError(f"{err} (for this study: -p orm_vs_prm.supervisions orm,multitask)") from None
 
 
 def run_seed(seed: int, store: RunStore | str | Path, grid: SupervisionGrid = SupervisionGrid(),
@@ -123,8 +134,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) 
     parts = [adv_id.verdict(margin=-0.01), shrink.verdict(), more_data.verdict()]
     table_means = at_n.groupby(["split", "supervision", "comparisons"])["gold"].mean()
     return [Finding(
-        id="H7", axis=AXIS, claim="PRM >= ORM in distribution; the advantage shrinks out of distribution; the PRM "
-                                   "gains more from extra RM data",
+        id="H7", axis=AXIS, claim=registered_claim("H7"),
         verdict=combine(*parts), effect=adv_id.estimate, ci=adv_id.ci, n_seeds=adv_id.n,
         effect_label=f"held-out best-of-{n} gold accuracy, PRM minus ORM (mean over volumes)",
         figure=f"{figures_dir.name}/{fig_name}",

@@ -39,6 +39,7 @@ from ..analysis import INCONCLUSIVE, combine, seed_effect
 from ..models import check_model_spec
 from ..pipeline.policy_runs import point_rows, run_point
 from ..store import RunStore
+from .findings import claim as registered_claim
 from .policy_family import Scale, figure_path, final_rows, fmt
 from .results import Finding
 
@@ -121,13 +122,12 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
     gains = {p: round(float(means.loc[p, GAIN]), 4) for p in order.index}
     if len(order) < 2:
         nan2 = (float("nan"), float("nan"))
-        return [Finding(i, c, INCONCLUSIVE, float("nan"), nan2, len(seeds), "", rel, AXIS,
+        return [Finding(i, registered_claim(i), INCONCLUSIVE, float("nan"), nan2, len(seeds), "", rel, AXIS,
                         note="only one policy size: nothing to compare")
-                for i, c in (("H4", "a larger policy gains less from a fixed RM"),
-                             ("G8", "a larger policy gains less gold and peaks at about the same KL"))]
+                for i in ("H4", "G8")]
     slope = seed_effect(_slopes(final, GAIN))
     h4 = Finding(
-        id="H4", claim="a larger policy gains less from a fixed RM", verdict=slope.verdict(direction=-1),
+        id="H4", claim=registered_claim("H4"), verdict=slope.verdict(direction=-1),
         effect=slope.estimate, ci=slope.ci, n_seeds=len(seeds),
         effect_label=f"slope of RL gain (sampled gold acc, kl_coef={kls[-1]:g}) per decade of policy parameters "
                      "(claim < 0)",
@@ -148,7 +148,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
     peak_gain = pk.groupby("policy")["peak_gold_gain"].mean()
     peak_kl = pk.groupby("policy")["peak_kl"].mean()
     g8 = Finding(
-        id="G8", claim="a larger policy gains less gold from the same RM and peaks at about the same KL",
+        id="G8", claim=registered_claim("G8"),
         verdict=combine(peak_slope.verdict(direction=-1), log_ratio.equivalence(np.log(KL_FACTOR))),
         effect=peak_slope.estimate, ci=peak_slope.ci, n_seeds=len(seeds),
         effect_label=f"slope of peak tracked gold gain (kl_coef={kls[0]:g}) per decade of policy parameters "

@@ -50,6 +50,7 @@ from ..analysis import (
 )
 from ..pipeline.policy_runs import bon_rows, point_rows, run_point
 from ..store import RunStore
+from .findings import claim as registered_claim
 from .policy_family import (
     Scale,
     best_up_to,
@@ -184,7 +185,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
                                       "final_kl": round(float(rl[(rl.kl_coef == k) & rl.final.astype(bool)]["kl"].mean()), 4)}
                   for k in kls}
     findings = [
-        Finding(id="H6", claim="diminishing returns in RL steps; proxy keeps rising while gold stalls",
+        Finding(id="H6", claim=registered_claim("H6"),
                 verdict=combine(e_early.verdict(+1), e_late_proxy.verdict(+1) if has_proxy else INCONCLUSIVE,
                                 e_flat.verdict(-1)),
                 effect=e_flat.estimate, ci=e_flat.ci, n_seeds=n,
@@ -196,7 +197,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
                 note=(f"kl_coef={kls[0]:g}, {S} steps: gold +{fmt(e_early.estimate)} over the first {S // 8} steps, "
                       f"{seed_effect(late_gold).text()} over the last {S - S // 2}; proxy {e_late_proxy.text()} over "
                       "the last half.")),
-        Finding(id="G2", claim="RL gold vs d rises then falls; d(alpha - beta ln d) fits",
+        Finding(id="G2", claim=registered_claim("G2"),
                 verdict=combine(fall.verdict(+1), fit_part), effect=fall.estimate, ci=fall.ci, n_seeds=n,
                 effect_label=f"gold at the mean curve's peak (step {peak_step}) minus final gold (claim > 0)",
                 figure=rel, axis=AXIS,
@@ -210,7 +211,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
                       f"{fmt(fit.params['alpha'])}, beta {fmt(fit.params['beta'])}, R^2 {fmt(fit.r2)}, peak KL "
                       f"{fmt(fit.derived['kl_star'])}" + (f" ({'; '.join(fit.notes)})" if fit.notes else "") + "."
                       if fit is not None else "The Gao RL form could not be fitted.")),
-        Finding(id="G6", claim="RL spends more KL than best-of-n for the same gold gain",
+        Finding(id="G6", claim=registered_claim("G6"),
                 verdict=e_g6.verdict(+1), effect=e_g6.estimate, ci=e_g6.ci, n_seeds=n,
                 effect_label="best-of-n gold gain minus RL's best gain by the same KL, mean over n >= 2 (claim > 0)",
                 figure=rel, axis=AXIS,
@@ -219,7 +220,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
                          "rl_peak_gold_gain": round(float(free.groupby("seed")["gold_gain"].max().mean()), 4)},
                 note=("Best-of-n's KL is the upper bound ln n - (n-1)/n and RL is read at its best point so far, "
                       "both in RL's favour." if len(g6) else "No best-of-n point within the RL run's KL range.")),
-        Finding(id="G7", claim="a KL penalty acts like early stopping along one gold-vs-KL frontier",
+        Finding(id="G7", claim=registered_claim("G7"),
                 verdict=e_g7.equivalence(G7_MARGIN) if len(kls) > 1 else INCONCLUSIVE,
                 effect=e_g7.estimate, ci=e_g7.ci, n_seeds=n,
                 effect_label=f"mean gold gap of penalised runs to the kl_coef={kls[0]:g} frontier at equal KL "

@@ -30,6 +30,7 @@ from ..analysis import analyse_runs, combine, paired_seed_effect
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
+from .findings import claim as registered_claim
 from .results import Finding
 from .rm_family import Scale, count_once, reward_config
 
@@ -197,8 +198,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
     h2_parts = [d_acc.verdict(), v_acc.verdict()]
     means = div.groupby("n_prompts")["pairwise_acc"].mean().sort_index(ascending=False)
     h2 = Finding(
-        id="H2", axis=AXIS, claim="at equal comparisons more distinct prompts beat more responses per prompt; "
-                                   "RM accuracy grows with volume",
+        id="H2", axis=AXIS, claim=registered_claim("H2"),
         verdict=combine(*h2_parts), effect=d_acc.estimate, ci=d_acc.ci, n_seeds=d_acc.n,
         effect_label=f"held-out pairwise accuracy, {most} prompts minus {fewest} prompts at equal comparisons",
         figure=fig_rel,
@@ -221,8 +221,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
     better = paired_seed_effect(one_over_kd, k_over_d)
     g5_parts = [chance.equivalence(chance_margin), same.equivalence(epochs_margin), better.verdict()]
     g5 = Finding(
-        id="G5", axis=AXIS, claim="tiny RM data gives near-chance RMs; k epochs over D ~ 1 epoch over D, worse than "
-                                   "1 epoch over kD",
+        id="G5", axis=AXIS, claim=registered_claim("G5"),
         verdict=combine(*g5_parts), effect=better.estimate, ci=better.ci, n_seeds=better.n,
         effect_label=f"held-out pairwise accuracy, {labels[2]} minus {labels[0]}",
         figure=fig_rel,

@@ -21,6 +21,7 @@ from ..models import check_model_spec
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
+from .findings import claim as registered_claim
 from .results import Finding
 from .rm_family import Scale, count_once, reward_config
 
@@ -118,8 +119,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) 
     corr = float(np.corrcoef(np.log(by_size.rm_params), by_size.gold_gain)[0, 1]) if len(order) > 2 else float("nan")
     v = gain.verdict()
     return [Finding(
-        id="H3-bon", axis=AXIS, claim="a larger RM gives a larger best-of-n gain (the best-of-n half of H3; the RL "
-                                       "half is measured by the RL axes)",
+        id="H3-bon", axis=AXIS, claim=registered_claim("H3-bon"),
         verdict=v, effect=gain.estimate, ci=gain.ci, n_seeds=gain.n,
         effect_label=f"held-out best-of-{n} gold gain over n = 1, RM {large} minus RM {small}",
         figure=f"{figures_dir.name}/{fig_name}",

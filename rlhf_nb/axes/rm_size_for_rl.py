@@ -44,6 +44,7 @@ from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, seed_effect
 from ..models import check_model_spec
 from ..pipeline.policy_runs import bon_rows, point_rows, run_point
 from ..store import RunStore
+from .findings import claim as registered_claim
 from .policy_family import Scale, figure_path, final_rows, fmt, until_back_to_baseline
 from .results import Finding
 
@@ -155,15 +156,14 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
 
     nan2 = (float("nan"), float("nan"))
     if len(sizes) < 2:
-        return [Finding(i, c, INCONCLUSIVE, float("nan"), nan2, len(seeds), "", rel, AXIS,
+        return [Finding(i, registered_claim(i), INCONCLUSIVE, float("nan"), nan2, len(seeds), "", rel, AXIS,
                         note="only one reward-model size: nothing to compare")
-                for i, c in (("H3", "a larger RM gives a modest policy gain"),
-                             ("G4", "one alpha_RL fits all RM sizes; beta_RL falls with RM size"))]
+                for i in ("H3", "G4")]
     small, large = sizes[0], sizes[-1]
     bon_minus_rl = seed_effect(bon_top.xs(large, level="rm_policy") - rl_gain.xs(large, level="rm_policy"))
     no_worse = seed_effect(rl_gain.xs(large, level="rm_policy") - rl_gain.xs(small, level="rm_policy"))
     h3 = Finding(
-        id="H3", claim="a larger RM gives a modest policy gain",
+        id="H3", claim=registered_claim("H3"),
         verdict=combine(bon_minus_rl.verdict(+1), no_worse.verdict(+1, margin=-NO_WORSE_MARGIN)),
         effect=bon_minus_rl.estimate, ci=bon_minus_rl.ci, n_seeds=len(seeds),
         effect_label=f"best-of-{bon_n} gain - RL gain (kl_coef={kls[-1]:g}) with the largest RM (gold acc, claim > 0)",
@@ -190,7 +190,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
         slopes[seed] = float(np.polyfit(np.log10(params.loc[sizes].to_numpy(float)), betas, 1)[0])
     beta_slope = seed_effect(pd.Series(slopes))
     g4 = Finding(
-        id="G4", claim="one alpha_RL fits all RM sizes; beta_RL falls with RM size",
+        id="G4", claim=registered_claim("G4"),
         verdict=combine(alpha_part, beta_slope.verdict(direction=-1)),
         effect=beta_slope.estimate, ci=beta_slope.ci, n_seeds=len(seeds),
         effect_label="slope of beta_RL (shared-alpha fit) per decade of RM parameters (claim < 0)", figure=rel,

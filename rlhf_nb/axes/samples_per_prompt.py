@@ -36,6 +36,7 @@ import pandas as pd
 from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, seed_effect
 from ..pipeline.policy_runs import point_rows, run_point
 from ..store import RunStore
+from .findings import claim as registered_claim
 from .policy_family import Scale, figure_path, final_rows, fmt
 from .results import Finding
 
@@ -110,7 +111,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
     gains = doubling_gains(final, "fixed_prompts")
     numbers: dict = {"seeds": [int(s) for s in seeds]}
     if gains.shape[1] < 2:
-        return [Finding("H1", "samples per prompt saturate", INCONCLUSIVE, float("nan"), (float("nan"),) * 2,
+        return [Finding("H1", registered_claim("H1"), INCONCLUSIVE, float("nan"), (float("nan"),) * 2,
                         len(seeds), "last - first/3 doubling gain", rel, AXIS,
                         note="fewer than three values of samples per prompt: no doubling to compare")]
     first, last = gains.iloc[:, 0], gains.iloc[:, -1]
@@ -148,7 +149,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
                        f"from n={eq_means.index.min()} to n={eq_means.index.max()} changes gold by {span.text()}: "
                        + reading)
     return [Finding(
-        id="H1", claim="samples per prompt saturate", verdict=verdict_, effect=shrink.estimate, ci=shrink.ci,
+        id="H1", claim=registered_claim("H1"), verdict=verdict_, effect=shrink.estimate, ci=shrink.ci,
         n_seeds=len(seeds), effect_label="last doubling gain - first/3 (gold acc, claim < 0)", figure=rel,
         axis=AXIS, numbers=numbers,
         note=(f"Final held-out sampled gold rises by {rise.text()} over the first doubling "

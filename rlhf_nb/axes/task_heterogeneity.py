@@ -12,9 +12,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis import seed_effect
+from .findings import claim as registered_claim
 from .results import Finding
-
-CLAIM = "metrics of the trained skill move more than metrics of skills the RL data does not train"
 
 
 def h8_finding(table: pd.DataFrame, axis: str, figure: str = "") -> Finding:
@@ -27,7 +26,7 @@ def h8_finding(table: pd.DataFrame, axis: str, figure: str = "") -> Finding:
     per_seed = rows.groupby("seed")[["gain_heldout_sampled_acc", "gain_ood_sampled_acc"]].mean()
     effect = seed_effect(per_seed["gain_heldout_sampled_acc"] - per_seed["gain_ood_sampled_acc"])
     return Finding(
-        id="H8", claim=CLAIM, verdict=effect.verdict(+1), effect=effect.estimate, ci=effect.ci, n_seeds=effect.n,
+        id="H8", claim=registered_claim("H8"), verdict=effect.verdict(+1), effect=effect.estimate, ci=effect.ci, n_seeds=effect.n,
         axis=axis, figure=figure,
         effect_label="RL gain in distribution minus RL gain out of distribution (sampled gold acc, claim > 0)",
         numbers={"gain_heldout": float(per_seed["gain_heldout_sampled_acc"].mean()),

@@ -17,18 +17,9 @@ import nbformat
 import pandas as pd
 from nbconvert import HTMLExporter
 
+from ..axes.findings import FINDINGS, SCORED
 from .executions import StudyPaths
 
-FINDING_ORDER = [f"H{i}" for i in range(1, 9)] + [f"G{i}" for i in range(1, 9)]
-EXTRA_FINDINGS = ("H3-bon",)  # the best-of-n half of H3, reported beside it
-CLAIMS = {
-    "H1": "samples per prompt saturate", "H2": "prompt diversity beats responses per prompt",
-    "H3": "a larger RM gives a modest policy gain", "H4": "a larger policy gains less from a fixed RM",
-    "H5": "PPO ~ GRPO", "H6": "diminishing returns in RL steps", "H7": "PRM vs ORM",
-    "H8": "task heterogeneity", "G1": "best-of-n shape", "G2": "RL shape", "G3": "RM size, best-of-n",
-    "G4": "RM size, RL", "G5": "data threshold and epochs", "G6": "RL spends more KL than best-of-n",
-    "G7": "KL penalty ~ early stopping", "G8": "policy size",
-}
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table.scorecard{border-collapse:collapse;width:100%;font-size:0.92em}
@@ -46,10 +37,10 @@ def scorecard(results_dir: Path) -> pd.DataFrame:
     """One row per finding H1-H8, G1-G8; findings no axis produced are listed as not tested."""
     found = {f["id"]: f for f in _load_json(results_dir / "findings")}
     rows = []
-    for fid in FINDING_ORDER + [f for f in EXTRA_FINDINGS if f in found]:
+    for fid in list(SCORED) + [f for f in FINDINGS if f not in SCORED and f in found]:
         f = found.get(fid)
         if f is None:
-            rows.append({"id": fid, "claim": CLAIMS[fid], "verdict": "not tested", "effect": None, "ci": None,
+            rows.append({"id": fid, "claim": FINDINGS[fid].claim, "verdict": "not tested", "effect": None, "ci": None,
                          "n_seeds": None, "effect_label": "", "figure": "", "axis": "", "note": ""})
         else:
             rows.append({k: f.get(k) for k in ("id", "claim", "verdict", "effect", "ci", "n_seeds", "effect_label",

@@ -74,25 +74,34 @@ def with_shared_parameters(preset: StudyPreset, pairs: list[list[str]]) -> Study
     return replace(preset, grids=grids, pipeline=pipeline)
 
 
-def check_study_task(preset: StudyPreset) -> None:
-    """Build the study's task once (a missing or malformed data file fails here, not in every notebook)
-    and refuse process supervision on a task without step labels."""
-    from ..stages.reward import check_supervision_fits_task
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError):
+        return text
+
+
+def check_study_task(preset: StudyPreset) -> tuple[str, ...]:
+    """Pre-flight, before anything trains: build the study's task once (a missing or malformed data file
+    fails here, not in every notebook) and let each axis refuse a grid its task cannot run (an axis
+    module may define ``check_task(task, grid)``, ``grid`` holding the notebook's defaults and the
+    preset's values). Returns the registered findings no axis of this preset decides."""
+    import importlib
+
+    from ..axes.findings import FINDINGS, SCORED
     from ..tasks.registry import notebook_task
 
     for axis in preset.axes:
-        grid = {**preset.shared, **preset.grids.get(axis, {})}
+        declared = declared_parameters(notebook_path(axis))
+        grid = {name: _literal(p.get("default")) for name, p in declared.items()}
+        grid.update({**preset.shared, **preset.grids.get(axis, {})})
         # cached per (task, options, digits): a data file is read once however many axes name it
         task = notebook_task(grid.get("task", "addition"), grid.get("task_options", ""),
                              int(grid.get("task_digits", 0)))
-        if axis == "orm_vs_prm":
-            supervisions = grid.get("supervisions") or ast.literal_eval(
-                declared_parameters(notebook_path(axis))["supervisions"]["default"])
-            for sup in str(supervisions).split(","):
-                try:
-                    check_supervision_fits_task(sup.strip(), task)
-                except ValueError as err:
-                    raise ValueError(f"{err} (for this study: -p orm_vs_prm.supervisions orm,multitask)") from None
+        check = getattr(importlib.import_module(f"rlhf_nb.axes.{axis}"), "check_task", None)
+        if check is not None:
+            check(task, grid)
+    return tuple(f for f in SCORED if FINDINGS[f].axis not in preset.axes)
 
 
 def run_study(preset_name: str, output_dir: Path = Path("outputs"), name: str | None = None,
