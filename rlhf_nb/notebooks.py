@@ -46,10 +46,17 @@ def parse_parameter_overrides(pairs: list[list[str]], path: Path) -> dict[str, A
     return out
 
 
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+"""Given to every notebook kernel: the kernel app's own start-up warnings (e.g. "Kernel is running over
+TCP without encryption", a local kernel talking to its parent on this machine) stay out of a
+study's console; errors still show, and so does everything the notebook's code prints or warns."""
+
+
 def execute_notebook(name: str, output: Path, parameters: dict[str, Any], cwd: Path | None = None,
                      progress: bool = True) -> Path:
     """Run ``notebooks/<name>.ipynb`` with ``parameters`` into ``output`` (parent folders created)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(notebook_path(name)), str(output), parameters=parameters, kernel_name="python3",
-                        cwd=str(cwd or Path.cwd()), progress_bar=progress)
+                        cwd=str(cwd or Path.cwd()), progress_bar=progress,
+                        extra_arguments=KERNEL_ARGUMENTS)
     return output

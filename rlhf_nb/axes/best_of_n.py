@@ -27,7 +27,7 @@ from ..analysis import (
     verdict,
 )
 from .findings import claim as registered_claim
-from .results import Finding
+from .results import Finding, axis_figure, save_figure
 from .rm_size import RMSizeGrid, run_seed, size_order  # noqa: F401  (run_seed: this axis's runs are rm_size's)
 
 AXIS = "best_of_n"
@@ -54,8 +54,7 @@ def _per_seed_params(table: pd.DataFrame, split: str = "heldout") -> pd.DataFram
 
 
 def _figure(table: pd.DataFrame, fits: dict, split: str) -> Figure:
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    axes = fig.subplots(1, 3)
+    fig, axes = axis_figure(3)
     sel = table[table.split == split]
     grid = np.linspace(0, sel.kl_bound.max(), 100)
     for size in fits:
@@ -80,14 +79,10 @@ def _figure(table: pd.DataFrame, fits: dict, split: str) -> Figure:
     return fig
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path, split: str = "heldout", n_boot: int = 500) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path, split: str = "heldout", n_boot: int = 500) -> list[Finding]:
     """G1 and G3 from the table alone."""
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
     fits = gao_fits(table, split, n_boot)
-    fig_name = f"{AXIS}.png"
-    _figure(table, fits, split).savefig(figures_dir / fig_name, dpi=110)
-    fig_rel = f"{figures_dir.name}/{fig_name}"
+    fig_rel = save_figure(_figure(table, fits, split), results_dir, AXIS, AXIS)
     order = list(fits)
     small, large = order[0], order[-1]
     sel = table[table.split == split]

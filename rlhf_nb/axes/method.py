@@ -34,10 +34,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -46,9 +42,9 @@ from ..pipeline.policy_runs import parameter_count, point_rows, run_point
 from ..pipeline.runs import run_reward, run_sft
 from ..stages.rl import ALGORITHMS, rl_flops
 from ..store import RunStore
-from .policy_family import Scale, figure_path, final_rows, fmt
 from .findings import claim as registered_claim
-from .results import Finding
+from .policy_family import Scale, final_rows, fmt
+from .results import Finding, axis_figure, save_figure
 from .task_heterogeneity import h8_finding
 
 AXIS = "method"
@@ -83,7 +79,7 @@ def run_seed(seed: int, store: RunStore | str | Path, *, algorithms: list[str], 
     return pd.concat(frames, ignore_index=True)
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path, margin: float = 0.03) -> list[Finding]:
     final = final_rows(table)
     seeds = sorted(final["seed"].unique())
     algorithms = [a for a in ALGORITHMS if a in set(final["algorithm"])]
@@ -92,7 +88,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
     same = final[final["budget"] == "equal_samples"]  # the runs H8 and the stability figures read
     drawdown = peak - by_run.apply(lambda c: float(c.sort_values("step")["gold"].iloc[-1]), include_groups=False)
 
-    fig, axes = plt.subplots(1, 4, figsize=(21, 4))
+    fig, axes = axis_figure(4)
     for i, budget in enumerate(("equal_samples", "equal_compute")):
         part = final[final["budget"] == budget]
         stats = part.groupby("algorithm")[METRIC].agg(["mean", "std"]).reindex(algorithms)
@@ -121,9 +117,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, margin: float = 0.03) 
                 title="H8: gain on the trained skill vs an untrained one")
     axes[3].legend()
     fig.tight_layout()
-    path, rel = figure_path(Path(figures_dir), "h5_method")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    rel = save_figure(fig, results_dir, AXIS, "h5_method")
 
     stats = final.groupby(["budget", "algorithm"])[METRIC].agg(["mean", "std"])
     numbers = {

@@ -23,7 +23,7 @@ from ..stages.reward import SUPERVISIONS, check_supervision_fits_task
 from ..store import RunStore
 from ..tasks.protocol import Task
 from .findings import claim as registered_claim
-from .results import Finding
+from .results import Finding, axis_figure, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "orm_vs_prm"
@@ -89,8 +89,7 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: SupervisionGrid = Su
 
 
 def _figure(table: pd.DataFrame, n: int) -> Figure:
-    fig = Figure(figsize=(11, 3.8), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
+    fig, axes = axis_figure(2, sharey=True)
     for ax, split in zip(axes, ("heldout", "ood")):
         sel = table[(table.split == split) & (table.n == n)]
         for sup, part in sel.groupby("supervision"):
@@ -106,13 +105,10 @@ def _figure(table: pd.DataFrame, n: int) -> Figure:
     return fig
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16) -> list[Finding]:
     """H7 from the table alone: three paired effects over seeds, each with a t interval."""
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
     n = headline_n if headline_n in set(table.n) else int(table.n.max())
-    fig_name = f"{AXIS}.png"
-    _figure(table, n).savefig(figures_dir / fig_name, dpi=110)
+    fig_rel = save_figure(_figure(table, n), results_dir, AXIS, AXIS)
     at_n = table[table.n == n]
 
     def per_seed(sup: str, split: str, column: str = "gold", comparisons: int | None = None) -> pd.Series:
@@ -137,7 +133,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) 
         id="H7", axis=AXIS, claim=registered_claim("H7"),
         verdict=combine(*parts), effect=adv_id.estimate, ci=adv_id.ci, n_seeds=adv_id.n,
         effect_label=f"held-out best-of-{n} gold accuracy, PRM minus ORM (mean over volumes)",
-        figure=f"{figures_dir.name}/{fig_name}",
+        figure=fig_rel,
         numbers={"advantage_ood": [adv_ood.estimate, *adv_ood.ci], "advantage_shrink_id_minus_ood": [shrink.estimate, *shrink.ci],
                  "prm_minus_orm_gain_from_data": [more_data.estimate, *more_data.ci], "volume_range": [int(small), int(big)],
                  "pairwise_acc_prm_minus_orm_heldout": [pair_id.estimate, *pair_id.ci],

@@ -4,7 +4,6 @@
   configs (0 or "" keeps a default, so calibration of the defaults reaches every axis);
 - curve helpers over tidy rows (:func:`final_rows`, :func:`interp_at`, :func:`best_up_to`,
   :func:`until_back_to_baseline`);
-- :func:`figure_path` and :func:`save_results`: where an axis's figures, table and findings go.
 
 The runs themselves are :mod:`rlhf_nb.pipeline.policy_runs`; effects over seeds and verdicts
 are :mod:`rlhf_nb.analysis.seeds`.
@@ -12,15 +11,14 @@ are :mod:`rlhf_nb.analysis.seeds`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..pipeline.runs import PipelineConfig
 from ..tasks.registry import notebook_task
-from .results import Finding, write_finding, write_table
+from .results import config_from_params, setup_markdown
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,34 @@ class Scale:
     """prompts per evaluation split"""
     eval_samples: int = 0
     """samples per evaluation prompt"""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], exclude: Iterable[str] = (), **fixed: Any) -> "Scale":
+        """This scale from a notebook's parameters in one call (see :func:`rlhf_nb.axes.results.config_from_params`)."""
+        return config_from_params(cls, params, exclude, **fixed)
+
+    def describe(self, axis: str, grid: Mapping[str, Any], seeds: Iterable[int]) -> str:
+        """The setup in force as Markdown, from the resolved pipeline configs (so it cannot drift from the parameters).
+
+        ``grid`` holds the axis's own knobs; where one of them overrides a pipeline setting
+        (e.g. the algorithm on the method axis), the grid line says so.
+        """
+        config = self.pipeline(0)
+        rl, ev = config.rl, config.eval
+        reward = "the gold verifier" if rl.reward == "gold" else "the learned reward model (proxy)"
+        return setup_markdown(f"Setup of this run of `{axis}`", {
+            "seeds": list(seeds),
+            "task": f"{config.task.name} ({self.task_spec})" + (f", options {self.task_options}"
+                                                                if self.task_options else ""),
+            "SFT policy": f"{config.sft.policy}, {config.sft.sft_steps} steps on {config.sft.train_problems} problems",
+            "reward model": f"{config.reward.n_prompts} prompts of SFT samples, "
+                            f"{config.reward.comparisons_per_step} comparisons per step",
+            "RL": f"{rl.algorithm.upper()} against {reward}, {rl.rl_steps} steps of {rl.prompts_per_step} prompts x "
+                  f"{rl.samples_per_prompt} samples, KL coefficient {rl.kl_coef:g}, learning rate {rl.learning_rate:g}, "
+                  f"tracked every {rl.track_every_steps} steps on {rl.track_prompts} held-out prompts",
+            "evaluation": f"{ev.eval_prompts} prompts per split x {ev.samples_per_prompt} temperature-1 samples",
+            **{name: value for name, value in grid.items()},
+        })
 
     def pipeline(self, seed: int) -> PipelineConfig:
         """The pipeline's default configs with these knobs applied and every stage seeded with ``seed``."""
@@ -131,28 +157,6 @@ def best_up_to(kl: np.ndarray, gain: np.ndarray, k: float) -> float:
     x = np.concatenate([[0.0], np.asarray(kl, dtype=float)[order]])
     y = np.maximum.accumulate(np.concatenate([[0.0], np.asarray(gain, dtype=float)[order]]))
     return float(np.interp(k, x, y))
-
-
-def figure_path(figures_dir: Path, name: str) -> tuple[Path, str]:
-    """Where to save a figure, and its path relative to the results folder (the layout
-    ``<results>/figures/<axis>/`` is assumed; otherwise the absolute path is recorded)."""
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    path = figures_dir / f"{name}.png"
-    rel = str(path.relative_to(figures_dir.parent.parent)) if figures_dir.parent.name == "figures" else str(path)
-    return path, rel
-
-
-def save_results(axis: str, table: pd.DataFrame, findings: list[Finding], results_dir: str | Path) -> list[Path]:
-    """``<results>/tables/<axis>.csv`` and ``<results>/findings/<ID>.json`` for each finding."""
-    results_dir = Path(results_dir)
-    paths = [write_table(table, results_dir / "tables" / f"{axis}.csv")]
-    paths += [write_finding(f, results_dir) for f in findings]
-    return paths
-
-
-def figures_dir_for(axis: str, results_dir: str | Path) -> Path:
-    return Path(results_dir) / "figures" / axis
 
 
 def fmt(x: float, digits: int = 3) -> str:

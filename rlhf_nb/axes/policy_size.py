@@ -28,10 +28,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -40,8 +36,8 @@ from ..models import check_model_spec
 from ..pipeline.policy_runs import point_rows, run_point
 from ..store import RunStore
 from .findings import claim as registered_claim
-from .policy_family import Scale, figure_path, final_rows, fmt
-from .results import Finding
+from .policy_family import Scale, final_rows, fmt
+from .results import Finding, axis_figure, save_figure
 
 AXIS = "policy_size"
 GAIN = "gain_heldout_sampled_acc"
@@ -84,7 +80,7 @@ def _slopes(frame: pd.DataFrame, value: str) -> pd.Series:
     return pd.Series(out, dtype=float)
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
     """H4 from the most penalised runs' final results, G8 from the unconstrained runs' curves."""
     kls = sorted(table["kl_coef"].unique())
     free = table[table["kl_coef"] == kls[0]]
@@ -93,7 +89,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
     order = final.groupby("policy")["policy_params"].first().sort_values()
     pk = peaks(free)
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    fig, axes = axis_figure(3)
     stats = final.groupby("policy")[["policy_params", "sft_heldout_sampled_acc", "rl_heldout_sampled_acc", GAIN]]
     means, sds = stats.mean().loc[order.index], stats.std().loc[order.index].fillna(0)
     axes[0].errorbar(means["policy_params"], means["sft_heldout_sampled_acc"], sds["sft_heldout_sampled_acc"],
@@ -114,9 +110,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
                 title=f"G8: gold gain vs sqrt(KL) (kl_coef={kls[0]:g})")
     axes[2].legend(title="policy")
     fig.tight_layout()
-    path, rel = figure_path(Path(figures_dir), "h4_g8_policy_size")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    rel = save_figure(fig, results_dir, AXIS, "h4_g8_policy_size")
 
     baselines = {p: round(float(means.loc[p, "sft_heldout_sampled_acc"]), 4) for p in order.index}
     gains = {p: round(float(means.loc[p, GAIN]), 4) for p in order.index}

@@ -1,4 +1,8 @@
-"""What every axis shares: seed lists, result files and finding records.
+"""What every axis shares: seed lists, one figure layout, result files and finding records.
+
+Every axis draws one figure (:func:`axis_figure`: a row of panels, at most four, sized to a
+page; more than two panels wrap into two rows), saves it as ``<results>/figures/<axis>/<name>.png``
+(:func:`save_figure`) and writes its table and findings with :func:`save_results`.
 
 Result files are written atomically (temporary file + rename), so an interrupted study
 never leaves a half-written table or finding for the report to read.
@@ -8,12 +12,16 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+from ..analysis.decision import PartSpec, decide_compound, seeds_needed
 from ..store import write_json_atomic
 
 VERDICTS = ("shown", "not shown", "inconclusive")
@@ -75,6 +83,9 @@ class Finding:
     """further figures worth quoting"""
     note: str = ""
     """why the verdict is what it is, in a sentence"""
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    """every part of the claim as docs/findings.md states it: name, claim, delta, per-seed values, estimate,
+    interval, verdict (at the finding's level and at the Bonferroni level), seeds it would need when undecided"""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -105,3 +116,120 @@ def write_finding(finding: Finding, results_dir: Path) -> Path:
     path = Path(results_dir) / "findings" / f"{finding.id}.json"
     write_json_atomic(path, strict_json(asdict(finding)))
     return path
+
+
+FIGURE_WIDTH_IN = 11.0
+"""width of every axis figure in inches: at the saved dpi it fits a 1300 px page"""
+FIGURE_DPI = 110
+
+
+def axis_figure(panels: int, sharey: bool = False, panel_height: float = 3.6) -> tuple[Figure, np.ndarray]:
+    """One figure layout for every axis: ``panels`` panels (1-4), at most two per row, ``FIGURE_WIDTH_IN`` wide.
+
+    Returns the figure and a flat array of its ``panels`` Axes, in reading order. A
+    :class:`matplotlib.figure.Figure` made directly: no pyplot, no backend chosen at import.
+    """
+    if not 1 <= panels <= 4:
+        raise ValueError(f"panels={panels}: an axis figure has 1 to 4 panels")
+    cols = min(panels, 2) if panels > 2 else panels
+    rows = -(-panels // cols)
+    fig = Figure(figsize=(FIGURE_WIDTH_IN, panel_height * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharey=sharey, squeeze=False).ravel())
+    return fig, axes[:panels]
+
+
+def save_figure(fig: Figure, results_dir: str | Path, axis: str, name: str) -> str:
+    """Save ``fig`` as ``<results>/figures/<axis>/<name>.png``; returns that path relative to ``results_dir``."""
+    path = Path(results_dir) / "figures" / axis / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=FIGURE_DPI)
+    return str(path.relative_to(results_dir))
+
+
+def save_results(axis: str, table: pd.DataFrame, findings: list[Finding], results_dir: str | Path) -> list[Path]:
+    """``<results>/tables/<axis>.csv`` and ``<results>/findings/<ID>.json`` for each finding."""
+    results_dir = Path(results_dir)
+    paths = [write_table(table, results_dir / "tables" / f"{axis}.csv")]
+    paths += [write_finding(f, results_dir) for f in findings]
+    return paths
+
+
+NOTEBOOK_NAMES = {"task_spec": "task"}
+"""config field -> the notebook parameter that sets it, where the two names differ"""
+
+
+def config_from_params(cls: type, params: Mapping[str, Any], exclude: Iterable[str] = (), **fixed: Any) -> Any:
+    """Build the dataclass ``cls`` from a notebook's parameters in one call: ``Scale.from_params(globals())``.
+
+    Every field of ``cls`` whose notebook parameter (the field's name, or ``NOTEBOOK_NAMES``)
+    is in ``params`` takes its value, converted to the field's declared type (an int is
+    accepted for a float); ``exclude`` names notebook parameters that are the axis's own knobs
+    although a field shares their name; ``fixed`` sets fields the axis does not let a user
+    change. Raises ValueError naming the parameter whose value has the wrong type.
+    """
+    hints = typing.get_type_hints(cls)
+    excluded = set(exclude)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        name = NOTEBOOK_NAMES.get(f.name, f.name)
+        if f.name in fixed or name in excluded or name not in params:
+            continue
+        kwargs[f.name] = _as_declared(params[name], hints[f.name], name)
+    return cls(**kwargs, **fixed)
+
+
+def _as_declared(value: Any, kind: Any, name: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(kind, type) and not (isinstance(value, kind) and not (kind is int and isinstance(value, bool))):
+        raise ValueError(f"parameter {name}={value!r} is a {type(value).__name__}, but it sets a {kind.__name__} field: "
+                         f"pass a value of type {kind.__name__}")
+    return value
+
+
+def setup_markdown(title: str, items: Mapping[str, Any]) -> str:
+    """The setup in force as a Markdown list: one ``- **name**: value`` line per item (lists comma-joined)."""
+    lines = [f"**{title}**", ""]
+    for key, value in items.items():
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value)
+        lines.append(f"- **{key}**: {value}")
+    return "\n".join(lines)
+
+
+def decided_finding(finding_id: str, parts: list[PartSpec], *, effect_label: str = "", figure: str = "",
+                    axis: str = "", numbers: dict[str, Any] | None = None, note: str = "",
+                    level: float = 0.95) -> Finding:
+    """A finding decided by the protocol of docs/findings.md from its parts (:func:`rlhf_nb.analysis.decide_compound`).
+
+    ``parts`` carry per-seed values, the claim (greater, less, equivalent, noninferior) and the
+    smallest effect of interest; the finding is shown when every part is, not shown when some
+    part is not shown at the Bonferroni level, else inconclusive. The headline effect and
+    interval are the first counted part's. Each part's record holds its per-seed values and,
+    when undecided, the seeds a new study at the observed spread would need
+    (:func:`rlhf_nb.analysis.seeds_needed`).
+    """
+    from .findings import FINDINGS, claim as registered_claim
+
+    if not parts:
+        raise ValueError(f"{finding_id}: a decided finding needs at least one part")
+    compound = decide_compound(parts, level=level)
+    records = []
+    for spec, record in zip(parts, compound.to_dict()["parts"]):
+        values = [float(v) for v in spec.values]
+        record["values"] = values
+        if record["verdict"] == "inconclusive" and not spec.exact_by_construction:
+            try:
+                record["seeds_needed"] = seeds_needed(values, spec.claim, spec.delta, level=level)
+            except ValueError:
+                record["seeds_needed"] = None
+        records.append(record)
+    counted = [d for d, spec in zip(compound.parts, parts) if not spec.exact_by_construction] or list(compound.parts)
+    head = counted[0]
+    spec = FINDINGS.get(finding_id)
+    return Finding(
+        id=finding_id, claim=registered_claim(finding_id), verdict=compound.verdict, effect=head.estimate,
+        ci=tuple(head.ci), n_seeds=max((d.n for d in compound.parts), default=0),
+        effect_label=effect_label or (parts[0].name if parts[0].name else ""), figure=figure,
+        axis=axis or (spec.axis if spec else ""), numbers=dict(numbers or {}), note=(note or compound.note),
+        parts=records)

@@ -30,10 +30,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -54,12 +50,11 @@ from .findings import claim as registered_claim
 from .policy_family import (
     Scale,
     best_up_to,
-    figure_path,
     fmt,
     interp_at,
     until_back_to_baseline,
 )
-from .results import Finding
+from .results import Finding, axis_figure, save_figure
 
 AXIS = "rl_length_kl"
 G7_MARGIN = 0.05  # "on the same frontier": mean gold gap within 5 points of accuracy
@@ -93,7 +88,7 @@ def _at_step(curve: pd.DataFrame, step: float, column: str) -> float:
     return float(curve.iloc[(curve["step"] - step).abs().argmin()][column])
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
     rl, bon = table[table["series"] == "rl"].copy(), table[table["series"] == "bon"]
     seeds = sorted(rl["seed"].unique())
     kls = sorted(rl["kl_coef"].unique())
@@ -112,7 +107,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
     e_early, e_late_proxy = seed_effect(early), seed_effect(late_proxy)
     e_flat = seed_effect(late_gold - early / 3)
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4))
+    fig, axes = axis_figure(3)
     proxy_ax = axes[0].twinx() if has_proxy else None
     for kl in kls:
         m = rl[rl["kl_coef"] == kl].groupby("step")[["gold", "proxy"] if has_proxy else ["gold"]].mean()
@@ -155,9 +150,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
     axes[2].set(xlabel="sqrt(KL)", ylabel="gold gain over SFT", title="G6/G7: RL and best-of-n frontiers")
     axes[2].legend(fontsize=7)
     fig.tight_layout()
-    path, rel = figure_path(Path(figures_dir), "h6_g2_g6_g7_rl_length_kl")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    rel = save_figure(fig, results_dir, AXIS, "h6_g2_g6_g7_rl_length_kl")
 
     # --- G6: gold at equal KL, best-of-n against RL's best so far ------------------------------
     g6, g6_points = {}, {}

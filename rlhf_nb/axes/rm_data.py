@@ -31,7 +31,7 @@ from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
 from .findings import claim as registered_claim
-from .results import Finding
+from .results import Finding, axis_figure, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "rm_data"
@@ -135,8 +135,7 @@ def _arm_means(table: pd.DataFrame, arm: str, split: str, n: int, key: str) -> p
 
 
 def _figure(table: pd.DataFrame, headline_n: int) -> Figure:
-    fig = Figure(figsize=(13, 3.8), layout="constrained")
-    axes = fig.subplots(1, 3)
+    fig, axes = axis_figure(3)
     for split, style in (("heldout", "-o"), ("ood", "--s")):
         for ax, arm, key in ((axes[0], "diversity", "n_prompts"), (axes[1], "volume", "comparisons")):
             sel = table[(table.arm == arm) & (table.split == split) & (table.n == headline_n)]
@@ -158,20 +157,16 @@ def _figure(table: pd.DataFrame, headline_n: int) -> Figure:
     return fig
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, chance_margin: float = 0.05,
+def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16, chance_margin: float = 0.05,
             epochs_margin: float = 0.02) -> list[Finding]:
     """H2 and G5 from the table alone: paired effects over seeds (t intervals) and verdicts.
 
     ``chance_margin``: an RM within 0.5 +- this pairwise accuracy counts as near chance;
     ``epochs_margin``: k epochs over D counts as equal to 1 epoch over D within this accuracy.
     """
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
     n = headline_n if headline_n in set(table.n) else int(table.n.max())
     seeds = int(table.seed.nunique())
-    fig_name = f"{AXIS}.png"
-    _figure(table, n).savefig(figures_dir / fig_name, dpi=110)
-    fig_rel = f"{figures_dir.name}/{fig_name}"
+    fig_rel = save_figure(_figure(table, n), results_dir, AXIS, AXIS)
     held = table[(table.split == "heldout") & (table.n == n)]
 
     # H2, part 1: at equal comparisons, the most-prompts point against the fewest-prompts point.
@@ -191,7 +186,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16, 
             fit = analyse_runs(vol.rename(columns={"comparisons": "x", "pairwise_acc": "metric"}),
                                forms="log_linear,saturating_power", n_boot=200 if seeds >= 3 else 0,
                                title="RM pairwise accuracy vs comparisons")
-            fit.figure.savefig(figures_dir / f"{AXIS}_volume_fit.png", dpi=110)
+            save_figure(fit.figure, results_dir, AXIS, "volume_fit")
             volume_text = fit.finding
         except ValueError as err:
             volume_text = f"volume fit not possible: {err}"

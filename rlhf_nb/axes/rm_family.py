@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from ..stages.reward import RewardStageConfig
 from ..stages.sft import SFTStageConfig
 from ..store import Run, RunStore, as_store
 from ..tasks.registry import notebook_task
+from .results import config_from_params, setup_markdown
 
 
 def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0) -> SFTStageConfig:
@@ -61,6 +62,24 @@ class Scale:
     @property
     def task(self):
         return notebook_task(self.task_spec, self.task_options, self.task_digits)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], exclude: Iterable[str] = (), **fixed: Any) -> "Scale":
+        """This scale from a notebook's parameters in one call (see :func:`rlhf_nb.axes.results.config_from_params`)."""
+        return config_from_params(cls, params, exclude, **fixed)
+
+    def describe(self, axis: str, grid: Mapping[str, Any], seeds: Iterable[int]) -> str:
+        """The setup in force as Markdown, from the resolved configs (so it cannot drift from the parameters)."""
+        sft, reward = sft_config(0, self.policy, self.sft_steps, self.sft_problems), reward_config(0)
+        task = self.task
+        return setup_markdown(f"Setup of this run of `{axis}`", {
+            "seeds": list(seeds),
+            "task": f"{task.name} ({self.task_spec})" + (f", options {self.task_options}" if self.task_options else ""),
+            "SFT policy": f"{sft.policy}, {sft.sft_steps} steps on {sft.train_problems} problems",
+            "reward models": f"initialised from the SFT policy, learning rate {reward.learning_rate:g}, "
+                             f"{reward.comparisons_per_step} comparisons per step",
+            **{name: value for name, value in grid.items()},
+        })
 
     def sft(self, store: RunStore | str | Path, seed: int, policy: str = "", steps: int = 0) -> Run:
         """Train (or load) the SFT run for ``seed``; ``policy`` and ``steps`` override this scale's when set."""

@@ -22,7 +22,7 @@ from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
 from .findings import claim as registered_claim
-from .results import Finding
+from .results import Finding, axis_figure, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "rm_size"
@@ -81,8 +81,7 @@ def size_order(table: pd.DataFrame) -> list[str]:
 
 
 def _figure(table: pd.DataFrame, n: int) -> Figure:
-    fig = Figure(figsize=(11, 3.8), layout="constrained")
-    axes = fig.subplots(1, 2)
+    fig, axes = axis_figure(2)
     for split, style in (("heldout", "-o"), ("ood", "--s")):
         sel = table[(table.split == split) & (table.n == n)]
         for ax, column, label in ((axes[0], "pairwise_acc", "pairwise accuracy"),
@@ -97,13 +96,10 @@ def _figure(table: pd.DataFrame, n: int) -> Figure:
     return fig
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16) -> list[Finding]:
     """The best-of-n half of H3: the largest RM's best-of-n gain against the smallest's, paired by seed."""
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
     n = headline_n if headline_n in set(table.n) else int(table.n.max())
-    fig_name = f"{AXIS}.png"
-    _figure(table, n).savefig(figures_dir / fig_name, dpi=110)
+    fig_rel = save_figure(_figure(table, n), results_dir, AXIS, AXIS)
     order = size_order(table)
     small, large = order[0], order[-1]
     held = table[(table.split == "heldout") & (table.n == n)]
@@ -122,7 +118,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path, headline_n: int = 16) 
         id="H3-bon", axis=AXIS, claim=registered_claim("H3-bon"),
         verdict=v, effect=gain.estimate, ci=gain.ci, n_seeds=gain.n,
         effect_label=f"held-out best-of-{n} gold gain over n = 1, RM {large} minus RM {small}",
-        figure=f"{figures_dir.name}/{fig_name}",
+        figure=fig_rel,
         numbers={"by_size": {s: {k: float(x) for k, x in r.items()} for s, r in by_size.iterrows()},
                  "pairwise_acc_large_minus_small": [acc.estimate, *acc.ci],
                  "ood_gain_large_minus_small": [gain_ood.estimate, *gain_ood.ci],

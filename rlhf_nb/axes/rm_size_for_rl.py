@@ -33,10 +33,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -45,8 +41,8 @@ from ..models import check_model_spec
 from ..pipeline.policy_runs import bon_rows, point_rows, run_point
 from ..store import RunStore
 from .findings import claim as registered_claim
-from .policy_family import Scale, figure_path, final_rows, fmt, until_back_to_baseline
-from .results import Finding
+from .policy_family import Scale, final_rows, fmt, until_back_to_baseline
+from .results import Finding, axis_figure, save_figure
 
 AXIS = "rm_size_for_rl"
 GAIN = "gain_heldout_sampled_acc"
@@ -118,7 +114,7 @@ def gao_rl_fits(curves: pd.DataFrame, sizes: list[str]) -> dict:
             "aicc_separate": _aicc(sse_sep, n, 2 * len(sizes)), "aicc_shared": _aicc(sse_shared, n, 1 + len(sizes))}
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
     rl_all, bon = table[table["series"] == "rl"], table[table["series"] == "bon"]
     kls = sorted(rl_all["kl_coef"].unique())
     rl = rl_all[rl_all["kl_coef"] == kls[0]]  # unconstrained curves, for G4
@@ -130,7 +126,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
     bon_top = bon[bon["n"] == bon_n].set_index(["seed", "rm_policy"])["gold_gain"]
     rl_gain = final.set_index(["seed", "rm_policy"])[GAIN]
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    fig, axes = axis_figure(3)
     x = params.loc[sizes].to_numpy(float)
     for series, label in ((rl_gain, f"RL gain (final, kl_coef={kls[-1]:g})"), (bon_top, f"best-of-{bon_n} gain")):
         g = series.groupby("rm_policy")
@@ -150,9 +146,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
     axes[2].set(xlabel="sqrt(KL bound)", ylabel="gold gain", title="best-of-n gold gain vs sqrt(KL bound)")
     axes[2].legend(title="RM")
     fig.tight_layout()
-    path, rel = figure_path(Path(figures_dir), "h3_g4_rm_size_for_rl")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    rel = save_figure(fig, results_dir, AXIS, "h3_g4_rm_size_for_rl")
 
     nan2 = (float("nan"), float("nan"))
     if len(sizes) < 2:

@@ -26,10 +26,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -37,8 +33,8 @@ from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, seed_effect
 from ..pipeline.policy_runs import point_rows, run_point
 from ..store import RunStore
 from .findings import claim as registered_claim
-from .policy_family import Scale, figure_path, final_rows, fmt
-from .results import Finding
+from .policy_family import Scale, final_rows, fmt
+from .results import Finding, axis_figure, save_figure
 
 AXIS = "samples_per_prompt"
 METRIC = "rl_heldout_sampled_acc"
@@ -83,11 +79,11 @@ def doubling_gains(final: pd.DataFrame, series: str) -> pd.DataFrame:
     return pd.DataFrame({f"{a}->{b}": wide[b] - wide[a] for a, b in zip(ns, ns[1:])}, index=wide.index)
 
 
-def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
     """H1 from the fixed-prompts series; the equal-total series is reported beside it."""
     final = final_rows(table)
     seeds = sorted(final["seed"].unique())
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = axis_figure(2)
     for series, ax in zip(("fixed_prompts", "equal_total"), axes):
         part = final[final["series"] == series]
         if part.empty:
@@ -104,9 +100,7 @@ def analyze(table: pd.DataFrame, figures_dir: str | Path) -> list[Finding]:
         ax.legend()
     fig.suptitle("H1: gold accuracy after RL against samples per prompt (mean ± sd over seeds)")
     fig.tight_layout()
-    path, rel = figure_path(Path(figures_dir), "h1_samples_per_prompt")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    rel = save_figure(fig, results_dir, AXIS, "h1_samples_per_prompt")
 
     gains = doubling_gains(final, "fixed_prompts")
     numbers: dict = {"seeds": [int(s) for s in seeds]}

@@ -40,6 +40,7 @@ from ..scoring.reward_models import (
     aggregate_steps,
     load_reward,
 )
+from ..scoring.rewards import scored_tokens
 from ..stages.preference_data import (
     ResponsePool,
     chunk_prompts,
@@ -173,7 +174,7 @@ def run_eval_pool(store: RunStore | str | Path, task: Task, sft: Run, split: str
                            config.max_new_tokens, problems=problems)
         (out / "pool.json").write_text(json.dumps(pool.to_json()))
         distinct = np.mean([len(set(r)) for r in pool.responses])
-        tokens = sum((len(p) + len(c)) for p, rs in zip(pool.prompts, pool.responses) for c in rs)  # 1 char = 1 token
+        tokens = scored_tokens(tokenizer, ((p, c) for p, rs in zip(pool.prompts, pool.responses) for c in rs))
         return {"pool/share_correct": pool.share_correct(), "pool/distinct_per_prompt": float(distinct),
                 "pool/flops": forward_flops(count_parameters(model, non_embedding=True), tokens)}
 
@@ -254,7 +255,7 @@ def run_reward_eval(store: RunStore | str | Path, task: Task, rm: Run, sft: Run,
             table.insert(0, "split", split)
             frames.append(table)
             scored = {(p, c) for p, rs in zip(pool.prompts, pool.responses) for c in rs}  # distinct responses
-            tokens += sum(len(p) + len(c) for p, c in scored)
+            tokens += scored_tokens(reward.tokenizer, scored)
         pd.concat(frames, ignore_index=True).to_csv(out / "bon.csv", index=False)
         metrics["eval/flops"] = forward_flops(count_parameters(reward.model, non_embedding=True), tokens)
         return metrics

@@ -9,6 +9,8 @@ mismatch between TRL's RewardTrainer and GRPO dropped pairwise accuracy from 0.8
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from transformers import PreTrainedTokenizerBase
 
 from ..tasks.protocol import Task
@@ -17,6 +19,17 @@ from ..tasks.protocol import Task
 def reward_input_ids(tokenizer: PreTrainedTokenizerBase, prompt: str, completion: str) -> list[int]:
     """Token ids a reward model reads for one response: prompt + completion, no special tokens."""
     return tokenizer(prompt + completion, add_special_tokens=False)["input_ids"]
+
+
+def scored_tokens(tokenizer: PreTrainedTokenizerBase, pairs: Iterable[tuple[str, str]]) -> int:
+    """Tokens a reward model reads over ``(prompt, completion)`` pairs, counted with ``tokenizer``
+    (:func:`reward_input_ids`): for FLOPs, which one-token-per-character would get wrong for any
+    tokenizer but the embedded task's."""
+    pairs = list(pairs)
+    if not pairs:
+        return 0
+    ids = tokenizer([p + c for p, c in pairs], add_special_tokens=False)["input_ids"]
+    return sum(len(row) for row in ids)
 
 
 class GoldReward:

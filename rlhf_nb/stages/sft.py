@@ -64,7 +64,9 @@ def train_sft(config: SFTStageConfig, task: Task, out_dir: Path) -> dict[str, An
     """Train the policy; writes ``model/`` (weights + tokenizer) and ``train_log.csv`` into ``out_dir``."""
     model, tokenizer = build_policy(config.policy, seed=config.seed)
     data = sft_dataset(task, config.train_problems, config.seed)
-    mean_len = sum(len(p) + len(c) + 1 for p, c in zip(data["prompt"], data["completion"])) / len(data)
+    # tokens per example as SFT trains on it: prompt + completion with the tokenizer's special tokens, and EOS
+    lengths = tokenizer([p + c for p, c in zip(data["prompt"], data["completion"])])["input_ids"]
+    mean_len = sum(len(ids) + 1 for ids in lengths) / len(data)
     args = SFTConfig(
         **trainer_kwargs(
             str(out_dir / "trainer"), config.seed, config.learning_rate, config.sft_steps,

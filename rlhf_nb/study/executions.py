@@ -76,14 +76,15 @@ def _execute(ex: Execution, paths: StudyPaths, cwd: str) -> tuple[str, float, st
     os.environ.update(ONE_THREAD_ENV)  # the notebook kernel inherits it
     import papermill as pm
 
-    from ..notebooks import notebook_path
+    from ..notebooks import KERNEL_ARGUMENTS, notebook_path
 
     final = paths.notebook(ex)
     partial = final.with_name(f".{final.stem}.running.ipynb")
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(notebook_path(ex.notebook)), str(partial), parameters=ex.parameters,
-                            kernel_name="python3", cwd=cwd, progress_bar=False)
+                            kernel_name="python3", cwd=cwd, progress_bar=False,
+                            extra_arguments=KERNEL_ARGUMENTS)
         os.replace(partial, final)
         seconds = time.perf_counter() - start
         write_json_atomic(paths.done / f"{ex.id}.json", {"id": ex.id, "label": ex.label, "notebook": ex.notebook,

@@ -44,7 +44,7 @@ def get_preset(name: str) -> StudyPreset:
 
 # Smoke: every notebook end to end at toy scale (the smallest policy, a few steps), one seed.
 _TOY_POLICY = {"policy": "xs", "sft_steps": 200}
-_TOY_RM_EVAL = {"eval_prompts": 16, "eval_samples": 16}
+_TOY_RM_EVAL = {"eval_prompts": 16, "bon_pool_size": 16}
 _TOY_RL = {**_TOY_POLICY, "rm_prompts": 256, "rl_steps": 6, "track_every_steps": 3, "track_prompts": 16,
            "train_prompts": 64, "eval_prompts": 16, "eval_samples": 2}
 SMOKE_GRIDS = {
@@ -70,10 +70,10 @@ SMOKE_PIPELINE = {"policy": "xs", "sft_steps": 200, "rm_prompts": 256, "rl_steps
 # policy-size, RM-size-for-RL, RL-length/KL and method axes all reuse it from the store.
 _DEFAULT_RL = {"rl_steps": 60, "track_every_steps": 10, "eval_prompts": 128}
 DEFAULT_GRIDS = {
-    "rm_data": {"eval_prompts": 48, "eval_samples": 32},
-    "rm_size": {"eval_prompts": 48, "eval_samples": 32},
-    "orm_vs_prm": {"supervisions": "orm,prm", "volumes": "64,256,1024", "eval_prompts": 48, "eval_samples": 32},
-    "best_of_n": {"eval_prompts": 48, "eval_samples": 32},
+    "rm_data": {"eval_prompts": 48, "bon_pool_size": 32},
+    "rm_size": {"eval_prompts": 48, "bon_pool_size": 32},
+    "orm_vs_prm": {"supervisions": "orm,prm", "volumes": "64,256,1024", "eval_prompts": 48, "bon_pool_size": 32},
+    "best_of_n": {"eval_prompts": 48, "bon_pool_size": 32},
     "samples_per_prompt": {**_DEFAULT_RL, "samples_per_prompt": "2,4,8", "rl_algorithm": "grpo"},
     "policy_size": {**_DEFAULT_RL, "policies": "xs,s"},  # m: full preset (its RL runs cost ~110 s a seed)
     "rm_size_for_rl": {**_DEFAULT_RL, "rm_policies": "xs,s,m"},
@@ -85,7 +85,7 @@ DEFAULT_GRIDS = {
 # shared by the RL axes), larger evaluations and best-of-n pools, one sample per prompt
 # (PPO, whose value model needs no group) in the samples-per-prompt axis.
 _FULL_RL = {"rl_steps": 150, "track_every_steps": 10, "eval_prompts": 256}
-_FULL_RM_EVAL = {"eval_prompts": 64, "eval_samples": 64}
+_FULL_RM_EVAL = {"eval_prompts": 64, "bon_pool_size": 64}
 FULL_GRIDS = {
     "rm_data": dict(_FULL_RM_EVAL),
     "rm_size": dict(_FULL_RM_EVAL),

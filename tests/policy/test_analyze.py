@@ -15,7 +15,8 @@ from rlhf_nb.axes import (
     rm_size_for_rl,
     samples_per_prompt,
 )
-from rlhf_nb.axes.policy_family import interp_at, save_results
+from rlhf_nb.axes.policy_family import interp_at
+from rlhf_nb.axes.results import save_results
 
 SEEDS = (0, 1, 2)
 RNG = np.random.default_rng(0)
@@ -55,7 +56,7 @@ def test_h1_saturation(tmp_path, saturating, expected):
                                    rl_heldout_sampled_acc=acc, sft_heldout_sampled_acc=0.55 + offset))
             rows.append(final_only(seed, series="equal_total", samples_per_prompt=n, completions_per_step=32,
                                    rl_heldout_sampled_acc=0.65 + offset, sft_heldout_sampled_acc=0.55 + offset))
-    (h1,) = samples_per_prompt.analyze(pd.concat(rows), tmp_path / "figures" / "samples_per_prompt")
+    (h1,) = samples_per_prompt.analyze(pd.concat(rows), tmp_path)
     assert h1.verdict == expected
     gains = np.array(h1.numbers["gain_first_doubling"][0]), np.array(h1.numbers["gain_last_doubling"][0])
     assert gains[0] == pytest.approx(0.1 if saturating else 0.05, abs=0.01)
@@ -75,7 +76,7 @@ def test_h4_g8_policy_size(tmp_path):
             frames.append(curve_rows(seed, range(0, 21), lambda s: 0.05 * s, lambda k, g=gain: g * (1 - np.exp(-k)),
                                      sft=sft, noise=0.0005, kl_coef=0.2, **labels))
     table = pd.concat(frames, ignore_index=True)
-    h4, g8 = policy_size.analyze(table, tmp_path / "figures" / "policy_size")
+    h4, g8 = policy_size.analyze(table, tmp_path)
     assert h4.verdict == "shown" and h4.effect < 0
     # slope of 0.63 x (0.30, 0.20, 0.10) on log10 params (5, 5.48, 6): the penalised runs, not the others
     assert h4.effect == pytest.approx(np.polyfit(np.log10([1e5, 3e5, 1e6]), 0.632 * np.array([0.3, 0.2, 0.1]), 1)[0],
@@ -103,7 +104,7 @@ def test_h3_g4_rm_size_for_rl(tmp_path):
                                 "kl_bound": kl, "d": np.sqrt(kl), "gold_gain": bon_gain * np.sqrt(kl / kl[-1]),
                                 "final": False})
             frames += [c, bon]
-    h3, g4 = rm_size_for_rl.analyze(pd.concat(frames, ignore_index=True), tmp_path / "figures" / "rm_size_for_rl")
+    h3, g4 = rm_size_for_rl.analyze(pd.concat(frames, ignore_index=True), tmp_path)
     assert h3.verdict == "shown"
     assert h3.effect == pytest.approx(0.30 - 0.13, abs=0.01)
     assert g4.verdict == "shown", g4.note
@@ -137,7 +138,7 @@ def test_h6_g2_g6_g7_rl_length_kl(tmp_path):
         frames.append(pd.DataFrame({"series": "bon", "seed": seed, "n": ns, "kl_bound": kl, "d": np.sqrt(kl),
                                     "gold_gain": np.sqrt(kl) * (0.6 - 0.2 * np.sqrt(kl)), "final": False}))
     findings = {f.id: f for f in rl_length_kl.analyze(pd.concat(frames, ignore_index=True),
-                                                      tmp_path / "figures" / "rl_length_kl")}
+                                                      tmp_path)}
     assert findings["H6"].verdict == "shown"
     assert findings["G2"].verdict == "shown", findings["G2"].note
     assert findings["G2"].numbers["gao_rl"]["alpha"] == pytest.approx(alpha, abs=0.02)
@@ -154,7 +155,7 @@ def test_h5_h8_method(tmp_path, ppo_offset, ood_gain, expected_h5, expected_h8):
             for budget in ("equal_samples", "equal_compute"):
                 frames.append(curve_rows(seed, range(0, 11), lambda s: 0.05 * s, lambda k, v=level: (v - 0.5) * k / 0.5,
                                          sft=0.5, noise=0.002, ood_gain=ood_gain, algorithm=algorithm, budget=budget))
-    h8, h5 = method.analyze(pd.concat(frames, ignore_index=True), tmp_path / "figures" / "method", margin=0.03)
+    h8, h5 = method.analyze(pd.concat(frames, ignore_index=True), tmp_path, margin=0.03)
     assert h5.verdict == expected_h5
     assert h5.effect == pytest.approx(ppo_offset, abs=0.01)
     # in-distribution gains are 0.3 (ppo 0.3 + offset, rloo 0.2) averaged over algorithms

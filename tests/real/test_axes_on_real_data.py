@@ -44,7 +44,7 @@ def test_an_rm_axis_notebook_runs_on_real_data_with_a_checkpoint(real_data, tiny
               "task": str(real_data[0]), "task_options": _task_options(real_data, tiny_checkpoint),
               "policy": str(tiny_checkpoint), "sft_steps": 40, "sft_problems": 200, "diversity_grid": "8x2,4x4",
               "equal_comparisons": 8, "volumes": "8,16", "epochs_base": 8, "epochs_k": 2, "eval_prompts": 4,
-              "eval_samples": 4, "ns": "1,2,4", "headline_n": 4}
+              "bon_pool_size": 4, "ns": "1,2,4", "headline_n": 4}
     execute_notebook("rm_data", tmp_path / "rm_data.ipynb", params, cwd=tmp_path, progress=False)
     for finding_id in ("H2", "G5"):
         finding = json.loads((results / "findings" / f"{finding_id}.json").read_text())

@@ -19,7 +19,7 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 torch.set_num_threads(1)
 
 # Notebook parameters of the toy scale (the same names in every RM notebook).
-TINY = dict(policy="xs", sft_steps=300, sft_problems=1000, eval_prompts=8, eval_samples=8, ns="1,2,4,8")
+TINY = dict(policy="xs", sft_steps=300, sft_problems=1000, eval_prompts=8, bon_pool_size=8, ns="1,2,4,8")
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,7 @@ def tiny_scale():
 def tiny_eval():
     from rlhf_nb.pipeline.rm_runs import RMEvalConfig, parse_ns
 
-    return RMEvalConfig(prompts=TINY["eval_prompts"], samples_per_prompt=TINY["eval_samples"], ns=parse_ns(TINY["ns"]))
+    return RMEvalConfig(prompts=TINY["eval_prompts"], samples_per_prompt=TINY["bon_pool_size"], ns=parse_ns(TINY["ns"]))
 
 
 @pytest.fixture(scope="session")

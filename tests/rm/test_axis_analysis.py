@@ -41,10 +41,10 @@ def test_rm_data_verdicts(tmp_path):
                              ("1 epoch over 4D", 0.85 + _noise(s + 9))):
                 rows += [dict(r_, arm="epochs", point=label, n_prompts=8, responses_per_prompt=4, comparisons=16,
                               epochs=1, split=split, pairwise_acc=a, gold=a, gold_gain=0.0) for r_ in _rows(s)]
-    h2, g5 = rm_data.analyze(pd.DataFrame(rows), tmp_path / "figures", headline_n=16)
+    h2, g5 = rm_data.analyze(pd.DataFrame(rows), tmp_path, headline_n=16)
     assert (h2.id, h2.verdict, g5.id, g5.verdict) == ("H2", "shown", "G5", "shown")
     assert h2.effect == pytest.approx(0.08, abs=0.02) and h2.n_seeds == 3 and h2.ci[0] < h2.effect < h2.ci[1]
-    assert (tmp_path / "figures" / "rm_data.png").exists() and h2.figure == "figures/rm_data.png"
+    assert (tmp_path / "figures" / "rm_data" / "rm_data.png").exists() and h2.figure == "figures/rm_data/rm_data.png"
     json.dumps(h2.numbers), json.dumps(g5.numbers)  # findings must be writable as JSON
 
 
@@ -59,7 +59,7 @@ def test_orm_vs_prm_verdicts(tmp_path):
                     g = base + slope * math.log2(c / 64) + _noise(s * 100 + c)
                     rows += [dict(r_, supervision=sup, comparisons=c, split=split, gold=g, gold_gain=g - 0.3,
                                   oracle=0.99, pairwise_acc=g + 0.1) for r_ in _rows(s)]
-    (h7,) = orm_vs_prm.analyze(pd.DataFrame(rows), tmp_path / "figures", headline_n=16)
+    (h7,) = orm_vs_prm.analyze(pd.DataFrame(rows), tmp_path, headline_n=16)
     assert (h7.id, h7.verdict) == ("H7", "shown") and h7.effect > 0
 
 
@@ -79,25 +79,25 @@ def _bon_table(alpha, beta, proxy_slope=1.0):
 def test_best_of_n_verdicts(tmp_path):
     # alpha rises and beta falls with size; the smallest RM peaks at d = 0.5 (n about 4) and falls after
     table = _bon_table(alpha={"xs": 0.4, "s": 0.5, "m": 0.6}, beta={"xs": 0.4, "s": 0.2, "m": 0.1})
-    g1, g3 = best_of_n.analyze(table, tmp_path / "figures", n_boot=100)
+    g1, g3 = best_of_n.analyze(table, tmp_path, n_boot=100)
     assert (g1.id, g1.verdict, g3.id, g3.verdict) == ("G1", "shown", "G3", "shown")
     assert g3.effect == pytest.approx(0.2, abs=0.02)
     assert g1.numbers["weak_peak_n"] < 64 and g1.numbers["proxy_monotone"]
     # a weak RM whose gold only rises does not show the peak-and-fall part of G1
     rising = _bon_table(alpha={"xs": 0.4, "s": 0.5, "m": 0.6}, beta={"xs": 0.0, "s": 0.0, "m": 0.0})
-    assert best_of_n.analyze(rising, tmp_path / "figures", n_boot=100)[0].verdict == "not shown"
+    assert best_of_n.analyze(rising, tmp_path, n_boot=100)[0].verdict == "not shown"
 
 
 def test_rm_size_verdict(tmp_path):
     table = _bon_table(alpha={"xs": 0.2, "s": 0.4, "m": 0.6}, beta={"xs": 0.05, "s": 0.05, "m": 0.05})
-    (h3,) = rm_size.analyze(table, tmp_path / "figures", headline_n=16)
+    (h3,) = rm_size.analyze(table, tmp_path, headline_n=16)
     assert (h3.id, h3.verdict) == ("H3-bon", "shown") and h3.effect > 0
 
 
 def test_one_seed_gives_inconclusive_not_an_error(tmp_path):
     table = _bon_table(alpha={"xs": 0.2, "s": 0.4, "m": 0.6}, beta={"xs": 0.05, "s": 0.05, "m": 0.05})
     one = table[table.seed == 0]
-    (h3,) = rm_size.analyze(one, tmp_path / "figures")
+    (h3,) = rm_size.analyze(one, tmp_path)
     assert h3.verdict == "inconclusive" and h3.n_seeds == 1 and all(math.isnan(x) for x in h3.ci)
     assert all(f.verdict in ("shown", "not shown", "inconclusive") for f in best_of_n.analyze(one, tmp_path, n_boot=0))
 
@@ -106,10 +106,10 @@ def test_two_seeds_give_numbers_but_no_verdict(tmp_path):
     """The study's rule holds on the RM axes too: a planted effect over 2 seeds has an interval, not a verdict."""
     table = _bon_table(alpha={"xs": 0.4, "s": 0.5, "m": 0.6}, beta={"xs": 0.4, "s": 0.2, "m": 0.1})
     two = table[table.seed < 2]
-    (h3,) = rm_size.analyze(two, tmp_path / "figures", headline_n=16)
+    (h3,) = rm_size.analyze(two, tmp_path, headline_n=16)
     assert h3.n_seeds == 2 and all(math.isfinite(x) for x in h3.ci) and h3.effect > 0
     assert h3.verdict == "inconclusive"
-    g1, g3 = best_of_n.analyze(two, tmp_path / "figures", n_boot=50)
+    g1, g3 = best_of_n.analyze(two, tmp_path, n_boot=50)
     assert g3.n_seeds == 2 and g3.verdict == "inconclusive"
 
 
