@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -26,7 +27,9 @@ from filelock import FileLock
 
 DONE_MARKER = "DONE"
 FAILED_RECORD = "FAILED.json"
-SCHEMA_VERSION = 1  # bump when a stage's meaning changes, so old results are not reused
+SCHEMA_VERSION = 2  # bump when a stage's meaning changes, so old results are not reused (2: sampling leaves the
+# caller's random state alone and uses only the chosen settings, PPO scores the sampled ids, OOD prompts held out,
+# step labels of what was written, RLOO FLOPs as run)
 
 
 def canonical_json(obj: Any) -> str:
@@ -39,12 +42,32 @@ def make_run_id(stage: str, params: dict[str, Any]) -> str:
     return f"{stage}-{digest.hexdigest()[:12]}"
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as None, so the file is standard JSON (NaN is not) for any reader."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalars and arrays
+        return strict_json(obj.tolist())
+    return obj
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    """A run's flat metrics; a number written as null (undefined: NaN or infinite) reads back as NaN."""
+    metrics = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    return {k: float("nan") if v is None else v for k, v in metrics.items()}
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON through a temporary file and ``os.replace``: never a half-written file."""
+    """Write standard JSON (UTF-8; NaN and infinities as null) through a temporary file and ``os.replace``:
+    never a half-written file, and every strict reader can read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=str)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(strict_json(obj), f, indent=2, sort_keys=True, default=str, allow_nan=False)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -79,8 +102,8 @@ class RunStore:
         path = self.run_dir(stage, run_id)
         if not (path / DONE_MARKER).exists():
             raise FileNotFoundError(f"run {run_id} of stage {stage!r} is not finished in {self.root}")
-        params = json.loads((path / "params.json").read_text())
-        metrics = json.loads((path / "metrics.json").read_text())
+        params = json.loads((path / "params.json").read_text(encoding="utf-8-sig"))
+        metrics = read_metrics(path / "metrics.json")
         return Run(stage, run_id, path, params, metrics, cached=True)
 
     def execute(self, stage: str, params: dict[str, Any], compute: Callable[[Path], dict[str, Any]]) -> Run:
@@ -104,7 +127,7 @@ class RunStore:
                 metrics = compute(work)
                 write_json_atomic(work / "params.json", {"stage": stage, "run_id": run_id, **params})
                 write_json_atomic(work / "metrics.json", metrics)
-                (work / DONE_MARKER).write_text(run_id + "\n")
+                (work / DONE_MARKER).write_text(run_id + "\n", encoding="utf-8")
                 os.rename(work, final)
             except BaseException as err:
                 shutil.rmtree(work, ignore_errors=True)
@@ -122,7 +145,7 @@ class RunStore:
 
     def _log_access(self, stage: str, run_id: str, cached: bool) -> None:
         """One line per request in ``access.jsonl``: how often the store saved a recomputation."""
-        with open(self.root / "access.jsonl", "a") as f:  # short appends of one line do not interleave
+        with open(self.root / "access.jsonl", "a", encoding="utf-8") as f:  # short appends of one line do not interleave
             f.write(canonical_json({"stage": stage, "run_id": run_id, "cached": cached}) + "\n")
 
     def access_counts(self) -> pd.DataFrame:
@@ -130,7 +153,7 @@ class RunStore:
         path = self.root / "access.jsonl"
         if not path.exists():
             return pd.DataFrame(columns=["stage", "cached", "requests"])
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         return pd.DataFrame(rows).groupby(["stage", "cached"]).size().rename("requests").reset_index()
 
     def runs(self, stage: str | None = None) -> list[Run]:

@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis.decision import PartSpec, decide_compound, seeds_needed
-from ..store import write_json_atomic
+from ..store import strict_json, write_json_atomic
 
 VERDICTS = ("shown", "not shown", "inconclusive")
 
@@ -96,19 +96,6 @@ class Finding:
         ci = f"[{lo:.3g}, {hi:.3g}]" if not (math.isnan(lo) or math.isnan(hi)) else "[n/a]"
         return (f"{self.id} ({self.claim}): {self.verdict.upper()} - {self.effect_label or 'effect'} "
                 f"{self.effect:.3g}, 95% CI {ci}, {self.n_seeds} seeds. {self.note}").strip()
-
-
-def strict_json(obj: Any) -> Any:
-    """``obj`` with NaN and infinities as None, so the file is standard JSON (NaN is not) for any reader."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [strict_json(v) for v in obj]
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalars and arrays
-        return strict_json(obj.tolist())
-    return obj
 
 
 def write_finding(finding: Finding, results_dir: Path) -> Path:
@@ -209,7 +196,8 @@ def decided_finding(finding_id: str, parts: list[PartSpec], *, effect_label: str
     when undecided, the seeds a new study at the observed spread would need
     (:func:`rlhf_nb.analysis.seeds_needed`).
     """
-    from .findings import FINDINGS, claim as registered_claim
+    from .findings import FINDINGS
+    from .findings import claim as registered_claim
 
     if not parts:
         raise ValueError(f"{finding_id}: a decided finding needs at least one part")

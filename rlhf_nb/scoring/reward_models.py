@@ -33,6 +33,7 @@ from ..device import default_device
 from ..models import load_tokenizer
 from ..tasks.addition import step_end_offsets
 from .rewards import reward_input_ids
+from .sampling import pad_ids
 
 
 def pairwise_accuracy(reward, pairs: Sequence[Any]) -> float:
@@ -127,11 +128,8 @@ class ProcessReward:
         for start in range(0, len(prompts), self.batch_size):
             enc = [step_token_positions(self.tokenizer, p, c) for p, c in
                    zip(prompts[start : start + self.batch_size], completions[start : start + self.batch_size])]
-            width = max(len(ids) for ids, _ in enc)
-            pad = self.tokenizer.pad_token_id
-            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in enc], device=device)
-            attn = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in enc], device=device)
-            logits = token_scores(self.model, input_ids, attn).float().cpu()
+            input_ids, attn = pad_ids([ids for ids, _ in enc], self.tokenizer.pad_token_id, side="right")
+            logits = token_scores(self.model, input_ids.to(device), attn.to(device)).float().cpu()
             out.extend([logits[i, pos].tolist() for i, (_, pos) in enumerate(enc)])
         return out
 
@@ -180,11 +178,10 @@ class ProxyReward:
                 reward_input_ids(self.tokenizer, p, c)
                 for p, c in zip(prompts[start : start + self.batch_size], completions[start : start + self.batch_size])
             ]
-            width = max(len(i) for i in ids)
-            pad = self.tokenizer.pad_token_id
-            input_ids = torch.tensor([i + [pad] * (width - len(i)) for i in ids], device=device)
-            attn = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids], device=device)
-            out.extend(self.model(input_ids=input_ids, attention_mask=attn).logits[:, 0].float().tolist())
+            # right-padded: the classification head reads each row's last non-pad token
+            input_ids, attn = pad_ids(ids, self.tokenizer.pad_token_id, side="right")
+            out.extend(self.model(input_ids=input_ids.to(device), attention_mask=attn.to(device)).logits[:, 0]
+                       .float().tolist())
         return out
 
     def __call__(self, prompts: list[str], completions: list[str], **_: object) -> list[float]:

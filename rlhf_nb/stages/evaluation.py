@@ -4,6 +4,10 @@ Held-out prompts (in distribution) and out-of-distribution prompts are reported 
 poor optimisation and poor generalisation can be told apart. KL(policy || reference) is
 estimated from the policy's own samples as the mean of log p_policy - log p_ref over each
 sampled sequence (unbiased; single samples can be negative).
+
+Every measurement is seeded (the same policy and seed give the same numbers) and draws from
+random streams of its own (:func:`rlhf_nb.scoring.sampling.sample`): evaluating, or tracking
+a training run, leaves the caller's torch, numpy and ``random`` states as they were.
 """
 from __future__ import annotations
 
@@ -48,7 +52,12 @@ def measure_samples(
     ref_model: PreTrainedModel | None = None,
     reward: ProxyReward | None = None,
 ) -> dict[str, float]:
-    """Sampled gold accuracy, mean proxy reward and KL estimate on ``problems``."""
+    """Sampled gold accuracy, mean proxy reward and KL estimate on ``problems``.
+
+    ``sampled_acc`` is a share in [0, 1] over ``samples_per_prompt`` temperature-1 samples per
+    problem, ``proxy_mean`` the reward model's mean score (its logit units), ``kl`` the mean over
+    samples of log p_model - log p_ref of each sampled completion (nats per sequence).
+    """
     prompts = [p.prompt for p in problems for _ in range(samples_per_prompt)]
     expanded = [p for p in problems for _ in range(samples_per_prompt)]
     s = sample(model, tokenizer, prompts, max_new_tokens, seed=seed)
@@ -56,8 +65,9 @@ def measure_samples(
     if reward is not None:
         out["proxy_mean"] = float(np.mean(reward.score(prompts, s.completions)))
     if ref_model is not None:
-        lp = sequence_logprobs(model, tokenizer, prompts, s.completion_ids)
-        lr = sequence_logprobs(ref_model, tokenizer, prompts, s.completion_ids)
+        # both score exactly the ids that were sampled
+        lp = sequence_logprobs(model, tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
+        lr = sequence_logprobs(ref_model, tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
         out["kl"] = float((lp - lr).mean())
     return out
 

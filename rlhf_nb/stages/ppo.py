@@ -53,7 +53,7 @@ from ..compute import forward_flops, train_flops
 from ..device import default_device
 from ..scoring.reward_models import ProxyReward
 from ..scoring.rewards import GoldReward
-from ..scoring.sampling import sample
+from ..scoring.sampling import pad_ids, prompt_token_ids, sample
 from ..tasks.protocol import Task
 from .tracking import PolicyTracker
 
@@ -130,19 +130,21 @@ class Batch:
 
 
 def make_batch(tokenizer: PreTrainedTokenizerBase, prompts: list[str], completion_ids: list[list[int]],
-               device: torch.device) -> Batch:
-    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    seqs = [p + c for p, c in zip(prompt_ids, completion_ids)]
-    width = max(len(s) for s in seqs)
-    input_ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(seqs), width), dtype=torch.long)
-    completion = torch.zeros((len(seqs), width), dtype=torch.float)
-    for i, (s, c) in enumerate(zip(seqs, completion_ids)):
-        input_ids[i, width - len(s):] = torch.tensor(s)
-        attention[i, width - len(s):] = 1
-        completion[i, width - len(c):] = 1.0  # no-op for an empty completion (slice of width 0 at the end)
-        if not c:
-            completion[i] = 0.0
+               device: torch.device, prompt_ids: list[list[int]] | None = None) -> Batch:
+    """Prompt + completion ids, left-padded (:func:`rlhf_nb.scoring.sampling.pad_ids`), on ``device``.
+
+    ``prompt_ids`` are the ids the completions were sampled from (:attr:`Samples.prompt_ids`);
+    without them the prompts are tokenized as the sampler tokenizes them (special tokens
+    included), so a tokenizer that adds a BOS gets it here too.
+    """
+    if prompt_ids is None:
+        prompt_ids = prompt_token_ids(tokenizer, prompts)
+    input_ids, attention = pad_ids([list(p) + list(c) for p, c in zip(prompt_ids, completion_ids)],
+                                   tokenizer.pad_token_id, side="left")
+    width = input_ids.shape[1]
+    lengths = torch.tensor([len(c) for c in completion_ids])
+    # each row's last len(c) positions; none for an empty completion
+    completion = (torch.arange(width)[None, :] >= width - lengths[:, None]).float()
     return Batch(input_ids.to(device), attention.to(device), completion[:, 1:].to(device))
 
 
@@ -231,7 +233,8 @@ def collect_rollout(
     """Sample one completion per prompt (repeat prompts for several), score and baseline them."""
     device = next(policy.parameters()).device
     samples = sample(policy, tokenizer, prompts, max_new_tokens, seed=seed)
-    batch = make_batch(tokenizer, prompts, samples.completion_ids, device)
+    # score exactly the ids that were sampled: the sampler's prompt ids (a BOS included when the tokenizer adds one)
+    batch = make_batch(tokenizer, prompts, samples.completion_ids, device, samples.prompt_ids)
     mask = batch.completion_mask
     logprobs, _ = token_logprobs(policy, batch)
     values = value_model(batch.input_ids, batch.attention_mask)[:, :-1].float()

@@ -14,9 +14,12 @@ probability) or ``last`` (the last step's logit). :class:`ProcessReward` is call
 :class:`rlhf_nb.scoring.reward_models.ProxyReward`, ``(prompts, completions) -> scores``, so it serves
 best-of-n and RL unchanged.
 
-A response with fewer steps than the problem needs carries one extra wrong label
-(see ``step_labels``); it is put on the last step's token, so the end of a truncated answer
-reads as wrong.
+Labels are what was written: one per written step, on that step's end token, so a prefix of
+steps carries the same labels whether or not more steps follow (a causal scorer at that token
+sees the same text either way). A truncated answer (fewer steps than the problem needs) gets
+no label for the steps it did not write (see ``step_labels``): nothing on a written step's
+token says "unfinished". Its written steps are scored as in any answer that starts with them;
+that it is unfinished shows in its final answer (the gold verifier), not in the PRM's labels.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from transformers import (
 )
 
 from ..scoring.reward_models import step_token_positions, token_scores
+from ..scoring.sampling import pad_ids
 from ..tasks.addition import Problem, step_labels
 from .common import log_history_frame, per_device_batch, quiet, trainer_kwargs
 
@@ -50,13 +54,17 @@ def encode_step_example(tokenizer: PreTrainedTokenizerBase, problem: Problem, pr
                         completion: str) -> dict[str, list]:
     """``input_ids``, ``step_mask`` (1 at step-end tokens) and ``step_labels`` (1 = right so far) for one response.
 
-    Labels that land on one token (an empty step, or the extra label of a missing step) are
-    combined with AND: the token reads as right only if all of them are.
+    Each lists one int per token of ``prompt + completion`` (no special tokens). Step ``i``'s
+    label sits on the token that ends written step ``i`` and nowhere else; labels of steps that
+    were not written do not exist. Labels that land on one token (an empty step, or several
+    steps inside one multi-character token) are combined with AND: the token reads as right
+    only if all of them are.
     """
     ids, positions = step_token_positions(tokenizer, prompt, completion)
     labels = step_labels(problem, completion)
-    if len(labels) > len(positions):  # the missing-step label(s): on the last written step's token
-        positions = positions + [positions[-1]] * (len(labels) - len(positions))
+    if len(labels) != len(positions):
+        raise ValueError(f"{len(labels)} step labels for {len(positions)} step ends in {completion!r}: "
+                         "step_labels and step_end_offsets must split a completion into the same steps")
     mask, target = [0] * len(ids), [1] * len(ids)
     for pos, ok in zip(positions, labels):
         mask[pos] = 1
@@ -94,15 +102,11 @@ class _StepCollator:
         self.pad_id = pad_id
 
     def __call__(self, rows: list[dict[str, list]]) -> dict[str, torch.Tensor]:
-        width = max(len(r["input_ids"]) for r in rows)
-
-        def pad(key, value):
-            return torch.tensor([r[key] + [value] * (width - len(r[key])) for r in rows])
-
-        return {"input_ids": pad("input_ids", self.pad_id),
-                "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"]))
-                                                for r in rows]),
-                "step_labels": pad("step_labels", 0), "step_mask": pad("step_mask", 0)}
+        # right-padded, all three aligned at position 0 (the head is read at each step's own token)
+        input_ids, attention_mask = pad_ids([r["input_ids"] for r in rows], self.pad_id, side="right")
+        return {"input_ids": input_ids, "attention_mask": attention_mask,
+                "step_labels": pad_ids([r["step_labels"] for r in rows], 0, side="right")[0],
+                "step_mask": pad_ids([r["step_mask"] for r in rows], 0, side="right")[0]}
 
 
 class PRMTrainer(Trainer):

@@ -184,22 +184,91 @@ def train_rl(
     }
 
 
+#: ``num_iterations`` that :func:`_trl_config` gives TRL: each generation batch is optimised on once.
+TRL_NUM_ITERATIONS = 1
+
+
+def _generates_with_vllm(config: RLStageConfig) -> bool:
+    """Whether TRL will generate with vLLM for this config on this machine (as :func:`_trl_config` decides)."""
+    return config.use_vllm == "on" or bool(vllm_generation_kwargs(config.use_vllm))
+
+
+def rl_pass_counts(config: RLStageConfig) -> dict[str, int]:
+    """Passes over every completion (its prompt and completion tokens) that a GRPO/RLOO run makes, by kind.
+
+    Keys (each a count of passes per completion, the same for every optimizer step):
+
+    - ``generation``: the policy samples the completion (HF ``generate`` with a KV cache, or
+      vLLM: each prompt and each sampled token goes through the policy once), forward only;
+    - ``old_logprobs``: the policy re-scores the finished batch under ``torch.no_grad`` to get
+      the "old" log-probabilities of the clipped ratio, forward only;
+    - ``reference``: the reference (SFT) model scores it, forward only, when ``kl_coef > 0``;
+    - ``train``: the policy's forward + backward in the loss, once per ``num_iterations``;
+    - ``reward``: the reward model scores it, forward only (counted with the reward model's size).
+
+    As TRL 1.16 does it at the settings :func:`_trl_config` passes (``num_iterations=1``,
+    ``gradient_accumulation_steps == steps_per_generation``, ``beta = kl_coef``):
+
+    - GRPO (``trl/trainer/grpo_trainer.py``, ``_generate_and_score_completions``): the
+      old-policy pass runs only ``if self.args.gradient_accumulation_steps % generate_every != 0
+      or (self.use_vllm and self.vllm_importance_sampling_correction)`` with ``generate_every =
+      steps_per_generation * num_iterations``. Our steps are aligned, so it is skipped, except
+      under vLLM (``vllm_importance_sampling_correction`` defaults to True); ``_compute_loss``
+      then uses ``per_token_logps.detach()`` as the old log-probabilities. The reference pass
+      runs ``if self.beta != 0.0``.
+    - RLOO (``trl/trainer/rloo_trainer.py``, ``_generate_and_score_completions``):
+      ``old_per_token_logps, _, _ = self._get_per_token_logps_and_entropies(self.model, ...)``
+      runs unconditionally (it also feeds the KL penalty, which RLOO puts in the reward), so
+      RLOO makes one more policy forward per completion than GRPO. The reference pass runs
+      ``if self.beta != 0.0``.
+    - Both: ``_compute_loss`` runs ``self._get_per_token_logps_and_entropies(model, ...)`` with
+      gradients on each micro batch once per ``num_iterations``; ``_calculate_rewards`` calls
+      every reward function once per completion (a weight-0 reward is still computed).
+
+    ``tests/stages/test_rl_flops.py`` checks these counts against the forward calls of a real
+    run. Raises ValueError for PPO (see :func:`rlhf_nb.stages.ppo.ppo_flops`).
+    """
+    if config.algorithm not in ("grpo", "rloo"):
+        raise ValueError(f"algorithm={config.algorithm!r}: pass counts are for TRL's grpo and rloo; "
+                         "PPO's cost is rlhf_nb.stages.ppo.ppo_flops")
+    generate_every = config.micro_batches() * TRL_NUM_ITERATIONS  # steps_per_generation x num_iterations
+    grad_accumulation = config.micro_batches()  # _trl_config: one optimizer step per generation batch
+    if config.algorithm == "rloo":
+        old = 1
+    else:
+        old = int(grad_accumulation % generate_every != 0 or _generates_with_vllm(config))
+    return {"generation": 1, "old_logprobs": old, "reference": int(config.kl_coef > 0),
+            "train": TRL_NUM_ITERATIONS, "reward": 1}
+
+
+def rl_tokens(config: RLStageConfig) -> int:
+    """Estimated tokens of all the completions of a run with their prompts: 10 prompt tokens plus half the
+    completion budget per completion (an estimate for comparison, not a count)."""
+    return config.rl_steps * config.completions_per_step * (10 + config.max_completion_tokens // 2)
+
+
 def rl_flops(config: RLStageConfig, n_policy: int, n_reward: int) -> float:
     """Estimated FLOPs of an RL run, from its config and non-embedding parameter counts (no training needed).
 
-    Tokens are estimated as 10 prompt tokens plus half the completion budget per completion.
-    GRPO/RLOO: generation, one training pass, the reward model, and the reference when the KL
-    penalty is on. PPO: see :func:`rlhf_nb.stages.ppo.ppo_flops` (its value model is policy-sized).
+    Input: the stage config, the policy's and the reward model's non-embedding parameter counts
+    (``n_reward`` 0 when there is none). Output: FLOPs (float), the usual 2N per token forward
+    and 6N per token forward + backward (:mod:`rlhf_nb.compute`) over :func:`rl_tokens` tokens.
+
+    GRPO/RLOO: the passes of :func:`rl_pass_counts` (generation, old-policy log-probs when TRL
+    computes them, reference log-probs when ``kl_coef > 0``, forward + backward, reward model):
+    ``tokens * (2 n_policy (generation + old_logprobs + reference) + 6 n_policy train + 2 n_reward reward)``.
+    At ``kl_coef = 0`` that is 8 N per token for GRPO and 10 N for RLOO, plus 2 N_reward for the reward model.
+    PPO: see :func:`rlhf_nb.stages.ppo.ppo_flops` (its value model is policy-sized).
     """
-    tokens = config.rl_steps * config.completions_per_step * (10 + config.max_completion_tokens // 2)
+    tokens = rl_tokens(config)
     if config.algorithm == "ppo":
         from .ppo import ppo_flops
 
         return ppo_flops(n_policy, n_policy, n_reward, tokens, config.kl_coef)
-    flops = forward_flops(n_policy, tokens) + train_flops(n_policy, tokens) + forward_flops(n_reward, tokens)
-    if config.kl_coef > 0:
-        flops += forward_flops(n_policy, tokens)
-    return flops
+    passes = rl_pass_counts(config)
+    forward_passes = passes["generation"] + passes["old_logprobs"] + passes["reference"]
+    return (forward_passes * forward_flops(n_policy, tokens) + passes["train"] * train_flops(n_policy, tokens)
+            + passes["reward"] * forward_flops(n_reward, tokens))
 
 
 def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir, model_is_preset=True):

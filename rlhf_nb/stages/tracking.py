@@ -3,6 +3,11 @@
 A TrainerCallback for TRL trainers (and a plain ``measure`` for loops of our own) that
 samples the same held-out prompts every ``every_steps`` optimizer steps, so that a
 gold-vs-sqrt(KL) curve can be drawn for every RL run (Gao et al. 2022).
+
+A measurement leaves the trainer's random state alone (sampling draws from its own seeded
+stream, see :func:`rlhf_nb.scoring.sampling.seeded_rng`), so a run's trajectory is the same
+however often it is tracked: the TRL trainers sample their rollouts from torch's global
+random stream, which a tracker that reseeded it would restart at every tracking point.
 """
 from __future__ import annotations
 
@@ -38,6 +43,10 @@ class PolicyTracker(TrainerCallback):
         self.rows: list[dict[str, float]] = []
 
     def measure(self, model: PreTrainedModel, step: int) -> dict[str, float]:
+        """Gold accuracy, proxy mean and KL (nats per sequence) of ``model`` at ``step``; same seed every time.
+
+        Leaves the model's train/eval mode and every random state (torch, numpy, ``random``) as it found them.
+        """
         if self.rows and self.rows[-1]["step"] == step:
             return self.rows[-1]
         was_training = model.training

@@ -19,6 +19,8 @@ from typing import ClassVar
 
 STEP_SEPARATOR = ";"
 SPLITS = ("train", "heldout", "ood")
+EVALUATION_SPLITS = ("heldout", "ood")
+"""splits only evaluated on: drawn from the held-out share, so never an SFT, reward-model or RL prompt"""
 
 
 @dataclass(frozen=True)
@@ -86,26 +88,35 @@ def gold_correct(problem: Problem, completion: str) -> bool:
 
 
 def step_labels(problem: Problem, completion: str) -> list[bool]:
-    """One label per written step: True when the step is well formed and its result is the true partial sum.
+    """One label per written step, True when the answer is still on a correct path after that step.
 
-    A step that starts from a wrong partial sum is labelled wrong even if its own arithmetic
-    holds, so labels mark "still on a correct path", the usual process-supervision reading.
-    Steps beyond the expected number are wrong; a missing step counts as one extra wrong label
-    so that a truncated answer never looks fully correct.
+    Input: a problem and a completion; its steps are the pieces between ``;`` (an empty
+    completion is one empty step), one per offset of :func:`step_end_offsets`.
+    Output: ``len(completion.split(";"))`` booleans. Step ``i`` is right when it is exactly
+    ``{s_i}+{t_(i+1)}={s_(i+1)}`` (the true partial sums) and every earlier step is right: a step
+    that starts from a wrong partial sum is wrong even if its own arithmetic holds, the usual
+    process-supervision reading. A step beyond the ``len(terms) - 1`` the problem needs is wrong.
+    So a step's label depends only on that step and the ones before it, never on what follows:
+    a prefix of steps gets the same labels whether or not more steps follow it.
+
+    A truncated answer (fewer steps than the problem needs) is labelled by what it wrote and
+    nothing more: its written steps get the labels they get in any answer that starts with
+    them, and no label stands for the missing steps. A scorer reading each step-end token sees
+    the same prefix in a truncated answer as in a complete one that goes on, so a "missing
+    step" label there would contradict the label of the complete answer. Whether an answer is
+    finished is judged by its final answer (:func:`gold_correct`: a truncated answer's last
+    partial sum is not the total), not by the step labels.
     """
-    written = [s for s in completion.split(STEP_SEPARATOR)] if completion else []
     expected = problem.partial_sums
-    labels = []
+    labels: list[bool] = []
     running = problem.terms[0]
-    for i, step in enumerate(written):
+    for i, step in enumerate(completion.split(STEP_SEPARATOR)):
         ok = False
         if i < len(expected):
             want = f"{running}+{problem.terms[i + 1]}={expected[i]}"
             ok = step.strip() == want and (not labels or labels[-1])
             running = expected[i]
         labels.append(ok)
-    if len(written) < len(expected):
-        labels.append(False)
     return labels
 
 
@@ -129,9 +140,15 @@ class AdditionTask:
     """Multi-step addition with a chain of thought and a controllable SFT bias.
 
     The reward model and RL train on ``terms``-term problems (the ``train`` split) and are
-    evaluated in distribution on the disjoint ``heldout`` split. The ``ood`` split has
-    ``ood_terms`` terms: the SFT data covers it (so the policy can solve it at all, and the
-    metric is not stuck at zero), but no reward-model or RL data does.
+    evaluated in distribution on the ``heldout`` split. The ``ood`` split has ``ood_terms``
+    terms: the SFT data covers that length (so the policy can solve it at all, and the metric
+    is not stuck at zero), but no reward-model or RL data does.
+
+    One held-out rule for every evaluation split: a prompt is held out when the hash of its text
+    falls under ``heldout_fraction`` (:func:`in_heldout_share`); ``heldout`` and ``ood`` draw
+    only held-out prompts, SFT and ``train`` (reward model, RL) only the others. So no
+    evaluation prompt of any split is ever an SFT, reward-model or RL prompt, whatever the
+    seeds and sizes; SFT still sees ``ood_terms``-term problems, just never the ones evaluated.
     """
 
     digits: int = 1
@@ -178,14 +195,21 @@ class AdditionTask:
         return in_heldout_share(problem.prompt, self.heldout_fraction)
 
     def problems(self, split: str, n: int, seed: int) -> list[Problem]:
-        """``n`` problems of a split, the same for the same seed; train and held-out never share a prompt."""
+        """``n`` problems of a split (drawn with replacement), the same for the same seed.
+
+        ``train``: ``terms`` terms, outside the held-out share. ``heldout``: ``terms`` terms and
+        ``ood``: ``ood_terms`` terms, both inside the held-out share, so neither ever shares a
+        prompt with ``train`` or :meth:`sft_problems`. Raises ValueError for an unknown split,
+        ``n <= 0``, or a split too small to draw from.
+        """
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}: use one of {SPLITS}")
         lengths = (self.ood_terms,) if split == "ood" else (self.terms,)
-        return self._draw(split, lengths, n, seed, heldout=split == "heldout")
+        return self._draw(split, lengths, n, seed, heldout=split in EVALUATION_SPLITS)
 
     def sft_problems(self, n: int, seed: int) -> list[Problem]:
-        """SFT problems of every length in the SFT range, never a held-out prompt."""
+        """SFT problems of every length in the SFT range (the OOD length too), never a held-out prompt (so never
+        a ``heldout`` or ``ood`` evaluation prompt)."""
         return self._draw("sft", tuple(range(self.sft_min_terms, self.sft_max_terms + 1)), n, seed, heldout=False)
 
     def _draw(self, stream: str, lengths: tuple[int, ...], n: int, seed: int, heldout: bool) -> list[Problem]:

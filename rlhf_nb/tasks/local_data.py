@@ -10,15 +10,19 @@ and axis runs on it unchanged. Three record shapes are read, one per line (JSONL
   over the boxed one when present);
 - plain: ``{"prompt": ..., "answer": "72"}``, with an optional ``solution`` for SFT.
 
-The verifier reads the final number of a completion (after the last ``####``, else inside
-the last ``\\boxed{}``, else after the last "answer is", else the last number in the text)
-and compares it with the gold answer numerically: ``1,234`` = ``1234``, ``0.5`` = ``1/2`` =
-``\\frac{1}{2}``, a trailing period or a ``$`` does not matter.
+Answers are read and compared by :mod:`rlhf_nb.tasks.answers` (the rules live there, with
+their tables: where a final answer is, ``####`` first, then the last ``\\boxed{}``, then
+"answer is", else the last number; how numbers are written; exact comparison, so ``0.5`` =
+``1/2`` = ``\\frac{1}{2}`` but ``0.333333`` is not ``1/3``). Its functions (``parse_number``,
+``extract_final_number``, ``check_numeric_answer``, ...) stay importable from this module.
 
 Splits are deterministic: a record is held out when the hash of its question falls under
 ``heldout_fraction`` (the same record lands in the same split whatever the file order); the
 ``ood`` split comes from a second file (``ood_path``) or from the records whose ``ood_column``
 holds ``ood_value``; with neither it is the held-out split, and ``ood_source`` says so.
+No evaluation prompt of any split (``heldout``, ``ood``) is ever a ``train`` prompt, and SFT
+draws from ``train`` only: a record whose question is an OOD question, or whose formatted
+prompt equals an evaluation prompt, is dropped from ``train``.
 
 Prompts are the tokenizer's chat template applied to the question as one user message when
 ``chat_template_from`` names a checkpoint whose tokenizer has one, else ``prompt_format``. The
@@ -41,127 +45,22 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from .addition import in_heldout_share
+from .answers import (  # the answer reader; these names stay importable from this module
+    canonical_answer,
+    check_numeric_answer,
+    extract_final_number,
+    final_answer_text,
+    numbers_match,
+    parse_number,
+)
 
 SPLITS = ("train", "heldout", "ood")
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 PLAIN_PROMPT_FORMAT = "Question: {question}\nAnswer:"
 
-# --- numbers -------------------------------------------------------------------------------------
+# --- numbers: rlhf_nb.tasks.answers reads and compares them ----------------------------------
 
-_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+"
-_SIGNED_NUM = rf"(?:(?<![\w)])-)?(?:{_NUM})"  # "12-5": a minus after a digit is subtraction, not a sign
-_NUMBER_OR_FRACTION = re.compile(rf"({_SIGNED_NUM})(?:\s*/\s*({_NUM}))?")
-# A whole gold answer: an optional "x =" before, an optional unit word after ("5 cm", "x = 3").
-_STRICT = re.compile(rf"^(?:[A-Za-z]\s*=\s*)?({_SIGNED_NUM})(?:\s*/\s*({_NUM}))?(?:\s+[A-Za-z][A-Za-z ]*)?$")
-_FRAC = re.compile(r"\\frac\s*\{\s*(-?[\d.,]+)\s*\}\s*\{\s*(-?[\d.,]+)\s*\}|\\frac\s*(\d)\s*(\d)")
-_TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox|textnormal)\s*\{([^{}]*)\}")
-_LATEX_NOISE = ("\\!", "\\,", "\\;", "\\:", "\\ ", "\\left", "\\right", "\\$", "$", "\\%", "%",
-                "^{\\circ}", "^\\circ", "\\circ", "\\displaystyle")
-_ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*", re.IGNORECASE)
 _CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K's calculator annotations: 48/2=24 inside <<...>>
-
-
-def _clean(text: str) -> str:
-    """LaTeX and currency noise removed, ``\\frac{a}{b}`` written ``a/b``, trailing period dropped."""
-    s = text.strip()
-    s = _TEXT_WRAPPERS.sub(r" \1", s)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    s = _FRAC.sub(lambda m: f"{m.group(1) or m.group(3)}/{m.group(2) or m.group(4)}", s)
-    for noise in _LATEX_NOISE:
-        s = s.replace(noise, "")
-    s = s.strip()
-    while s.endswith((".", ",", ";")) and not s.endswith("..."):
-        s = s[:-1].rstrip()
-    return s
-
-
-def _to_fraction(number: str, denominator: str | None) -> Fraction | None:
-    value = Fraction(number.replace(",", ""))
-    if denominator is not None:
-        den = Fraction(denominator.replace(",", ""))
-        if den == 0:
-            return None
-        value /= den
-    return value
-
-
-def parse_number(text: str) -> Fraction | None:
-    """The value of a whole answer such as ``72``, ``-1,234.5``, ``3/4``, ``\\frac{3}{4}``, ``$18.90``, ``5 cm``; else None.
-
-    Strict: ``\\sqrt{2}`` or ``2x+1`` is not a number (a gold answer must be one).
-    """
-    m = _STRICT.match(_clean(text))
-    return _to_fraction(m.group(1), m.group(2)) if m else None
-
-
-def _boxed_contents(text: str) -> list[str]:
-    """Contents of every ``\\boxed{...}`` / ``\\fbox{...}``, braces balanced."""
-    out = []
-    for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            out.append(text[m.end() : i - 1])
-    return out
-
-
-def final_answer_text(text: str) -> tuple[str, str] | None:
-    """(where it was found, the text holding the final answer) of a solution or completion, or None.
-
-    Looks after the last ``####``, then in the last ``\\boxed{}``, then after the last
-    "answer is" / "answer:". The caller reads the first number there.
-    """
-    if "####" in text:
-        tail = text.rsplit("####", 1)[1].strip()
-        return ("####", tail.splitlines()[0] if tail else "")
-    boxed = _boxed_contents(text)
-    if boxed:
-        return ("boxed", boxed[-1])
-    found = list(_ANSWER_IS.finditer(text))
-    if found:
-        tail = text[found[-1].end() :].strip()
-        return ("answer is", tail.splitlines()[0] if tail else "")
-    return None
-
-
-def extract_final_number(completion: str) -> Fraction | None:
-    """The number a completion gives as its final answer (lenient: a policy's output, not a gold label).
-
-    The first number in the marked final-answer text (``####``, ``\\boxed{}``, "answer is"),
-    else the last number anywhere in the completion; None when there is no number.
-    """
-    marked = final_answer_text(completion)
-    if marked is not None:
-        m = _NUMBER_OR_FRACTION.search(_clean(marked[1]))
-        return _to_fraction(m.group(1), m.group(2)) if m else None
-    matches = list(_NUMBER_OR_FRACTION.finditer(_clean(completion)))
-    return _to_fraction(matches[-1].group(1), matches[-1].group(2)) if matches else None
-
-
-def numbers_match(got: Fraction | None, want: Fraction) -> bool:
-    """Equal as numbers; decimals within a relative 1e-6 (``0.333333`` = ``1/3``), integers exactly."""
-    if got is None:
-        return False
-    if got == want:
-        return True
-    if got.denominator == 1 and want.denominator == 1:
-        return False
-    return abs(got - want) <= Fraction(1, 10**6) * max(1, abs(want))
-
-
-def canonical_answer(value: Fraction) -> str:
-    """A gold answer as text that :func:`parse_number` reads back: ``72``, ``-3``, ``3/4``."""
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
-
-
-def check_numeric_answer(completion: str, answer: Any) -> bool:
-    """Gold verifier: the completion's final number equals ``answer`` (int, Fraction or text)."""
-    want = answer if isinstance(answer, Fraction) else parse_number(str(answer))
-    if want is None:
-        raise ValueError(f"gold answer {answer!r} is not a number: the verifier compares numeric answers only")
-    return numbers_match(extract_final_number(completion), want)
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -411,20 +310,25 @@ class MathDataTask:
         ood_questions = {e.question for e in ood}
         main = [e for e in main if e.question not in ood_questions]  # an OOD question never trains anything
         is_heldout = [in_heldout_share(e.question, self.heldout_fraction) for e in main]
-        heldout = [e for e, held in zip(main, is_heldout) if held]
-        train = [e for e, held in zip(main, is_heldout) if not held]
+
+        def problems(rows: list[MathExample]) -> list[MathProblem]:
+            return [MathProblem(format_prompt(e.question, tokenizer, self.system_prompt, self.prompt_format),
+                                canonical_answer(e.answer), e.question, e.solution) for e in rows]
+
+        heldout = problems([e for e, held in zip(main, is_heldout) if held])
+        ood_problems = problems(ood) if ood else heldout
+        # The held-out rule is on prompts, what a policy actually sees: a train record whose prompt is an
+        # evaluation prompt of any split (a template can render two questions alike) trains nothing.
+        evaluated = {p.prompt for p in heldout} | {p.prompt for p in ood_problems}
+        train = [p for p in problems([e for e, held in zip(main, is_heldout) if not held])
+                 if p.prompt not in evaluated]
         for split, rows in (("train", train), ("heldout", heldout)):
             if not rows:
                 raise ValueError(
                     f"the {split} split of {Path(self.path).name} is empty ({len(main)} usable records, "
                     f"heldout_fraction={self.heldout_fraction}): add records or change heldout_fraction")
 
-        def problems(rows: list[MathExample]) -> list[MathProblem]:
-            return [MathProblem(format_prompt(e.question, tokenizer, self.system_prompt, self.prompt_format),
-                                canonical_answer(e.answer), e.question, e.solution) for e in rows]
-
-        splits = {"train": problems(train), "heldout": problems(heldout)}
-        splits["ood"] = problems(ood) if ood else splits["heldout"]
+        splits = {"train": train, "heldout": heldout, "ood": ood_problems}
         template = (tokenizer.chat_template if style == "chat" else self.prompt_format) or ""
         files = [Path(self.path)] + ([Path(self.ood_path)] if self.ood_path else [])
         object.__setattr__(self, "data_sha256", _digest(*(f.read_bytes() for f in files), str(template).encode()))
@@ -465,7 +369,7 @@ class MathDataTask:
         return self._draw(split, self._splits[split], n, seed)
 
     def sft_problems(self, n: int, seed: int) -> list[MathProblem]:
-        """SFT problems: the train split (never a held-out or OOD question)."""
+        """SFT problems: the train split (never a held-out or OOD prompt)."""
         return self._draw("sft", self._splits["train"], n, seed)
 
     def _draw(self, stream: str, pool: list[MathProblem], n: int, seed: int) -> list[MathProblem]:
@@ -485,5 +389,5 @@ class MathDataTask:
         return (self.completion_prefix + target) if self.prompt_style == "plain" else target
 
     def check_answer(self, completion: str, answer: Any) -> bool:
-        """Gold verifier: the completion's final number equals ``answer`` numerically."""
+        """Gold verifier: the completion's final number equals ``answer`` exactly (:mod:`rlhf_nb.tasks.answers`)."""
         return check_numeric_answer(completion, answer)

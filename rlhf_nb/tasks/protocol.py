@@ -5,7 +5,8 @@ with one task's class: the embedded addition task (:mod:`rlhf_nb.tasks.addition`
 local-data task (:mod:`rlhf_nb.tasks.local_data`) both satisfy it, and so can a new one.
 
 Splits: ``"train"`` (reward-model and RL prompts), ``"heldout"`` (same distribution, disjoint
-prompts) and ``"ood"`` (another distribution, never trained on by the reward model or RL).
+prompts) and ``"ood"`` (another distribution, never trained on by the reward model or RL). No prompt of
+an evaluation split is ever an SFT, reward-model or RL training prompt.
 """
 from __future__ import annotations
 

@@ -82,3 +82,23 @@ def test_no_temporary_files_left_after_success(tmp_path):
     leftovers = [p for p in (tmp_path / "stage").rglob("*") if p.name.startswith(".")]
     assert leftovers == []
     assert os.listdir(tmp_path / "stage")
+
+
+def _refuse_constant(name):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def test_undefined_numbers_are_written_as_null_and_read_back_as_nan(tmp_path):
+    import json
+    import math
+
+    from rlhf_nb.store import RunStore
+
+    store = RunStore(tmp_path)
+    run = store.execute("rl", {"seed": 0}, lambda out: {"proxy/mean": float("nan"), "kl": float("inf"), "gold": 0.5})
+    for name in ("metrics.json", "params.json"):
+        json.loads((run.path / name).read_text(encoding="utf-8"), parse_constant=_refuse_constant)  # strict readers
+    assert json.loads((run.path / "metrics.json").read_text())["proxy/mean"] is None
+    loaded = store.load("rl", run.run_id)
+    assert math.isnan(loaded.metrics["proxy/mean"]) and math.isnan(loaded.metrics["kl"])
+    assert loaded.metrics["gold"] == 0.5

@@ -34,8 +34,8 @@ def test_step_labels_mark_the_first_error_and_everything_after():
     assert step_labels(p, "17+25=42;42+8=50") == [True, True]
     assert step_labels(p, "17+25=32;32+8=40") == [False, False]
     assert step_labels(p, "17+25=42;42+8=40") == [True, False]
-    # a truncated answer gets an extra wrong label, never all-correct
-    assert step_labels(p, "17+25=42") == [True, False]
+    # a truncated answer is labelled by what it wrote (its final answer is what makes it wrong)
+    assert step_labels(p, "17+25=42") == [True]
     assert step_labels(p, "17+25=42;42+8=50;50+1=51") == [True, True, False]
 
 

@@ -47,15 +47,31 @@ MATH_LINES = [
     ("#### -5", "-5", True),
     ("it drops 7 from 2 giving -5", "-5", True),
     ("12-5", "-5", False),                               # a minus after a digit is subtraction
-    ("#### 0.333333", "1/3", True),                      # decimals within 1e-6
-    ("#### 1000000500", "1000000000", False),            # integers compare exactly
+    ("#### 0.333333", "1/3", False),                     # exact comparison: a rounded decimal is not 1/3
+    ("#### 0.5", "1/2", True),                           # ... but equal rationals match, whatever the notation
+    ("#### 1000000500", "1000000000", False),            # exact: no relative tolerance either
     ("#### $18.90", "18.9", True),
     ("\\boxed{72} ... #### 71", "72", False),            # '####' wins over boxed
     ("no number here", "3", False),
     ("", "3", False),
 ])
-def test_the_verifier_reads_the_final_number_and_compares_numerically(completion, answer, right):
+def test_the_verifier_reads_the_final_number_and_compares_exactly(completion, answer, right):
     assert check_numeric_answer(completion, answer) is right
+
+
+def test_local_data_reads_answers_with_the_answers_module(tmp_path):
+    from rlhf_nb.tasks import answers, local_data
+
+    for name in ("parse_number", "final_answer_text", "extract_final_number", "numbers_match", "canonical_answer",
+                 "check_numeric_answer"):
+        assert getattr(local_data, name) is getattr(answers, name), name  # one reader, importable from both
+    rows = [{"prompt": f"q{i}", "answer": "5/2"} for i in range(10)]
+    task = make_task(str(write_jsonl(tmp_path / "d.jsonl", rows)), heldout_fraction=0.3)
+    assert task.check_answer("#### 2 1/2", "5/2") and task.check_answer("#### 2.5", "5/2")  # a mixed number
+    assert not task.check_answer("#### 2.500001", "5/2")  # exact: no tolerance
+    assert task.check_answer("#### 42\nQuestion: next?\n#### 7", "42")  # the first #### of a run-on completion
+    assert parse_record({"question": "q", "answer": "#### \u22127"}, "t:1").answer == -7  # a Unicode minus sign
+    assert parse_record({"question": "q", "answer": "#### 9{,}500"}, "t:2").answer == 9500
 
 
 def test_gold_answers_are_parsed_strictly():
