@@ -11,6 +11,8 @@ from typing import Any
 
 import papermill as pm
 
+from .typed_values import convert
+
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
@@ -31,18 +33,20 @@ def declared_parameters(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def parse_parameter_overrides(pairs: list[list[str]], path: Path) -> dict[str, Any]:
-    """``[[name, text], ...]`` to typed values, checked against the notebook's parameters cell."""
+    """``[[name, text], ...]`` to values of the types the notebook's parameters cell declares.
+
+    Conversion is by the declared type only (:func:`rlhf_nb.typed_values.convert`): a ``bool``
+    parameter accepts true/false, 1/0, yes/no, on/off and refuses anything else, a ``str``
+    parameter keeps ``5`` as the text ``"5"``, a ``float`` parameter given ``0`` gets ``0.0``.
+    An unknown name or a value that does not convert raises ValueError naming it.
+    """
     declared = declared_parameters(path)
-    casts = {"int": int, "float": float, "str": str, "bool": lambda s: s.lower() in ("1", "true", "yes")}
+    kinds = {"int": int, "float": float, "str": str, "bool": bool}
     out = {}
     for name, text in pairs:
         if name not in declared:
             raise ValueError(f"{path.name} has no parameter {name!r}; it takes {sorted(declared)}")
-        cast = casts.get(declared[name]["inferred_type_name"], str)
-        try:
-            out[name] = cast(text)
-        except ValueError:
-            raise ValueError(f"parameter {name}={text!r} is not a valid {declared[name]['inferred_type_name']}") from None
+        out[name] = convert(text, kinds.get(declared[name]["inferred_type_name"], str), name)
     return out
 
 

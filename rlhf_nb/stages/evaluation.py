@@ -21,6 +21,7 @@ from ..scoring.reward_models import ProxyReward
 from ..scoring.sampling import sample, sequence_logprobs
 from ..tasks.addition import Problem
 from ..tasks.protocol import Task
+from ..typed_values import normalize_fields
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class EvalStageConfig:
     """evaluation seed: fixed across runs so policies are compared on the same prompts"""
 
     def __post_init__(self):
+        normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
         if self.eval_prompts <= 0 or self.samples_per_prompt <= 0 or self.max_completion_tokens <= 0:
             raise ValueError("eval_prompts, samples_per_prompt and max_completion_tokens must be positive")
 

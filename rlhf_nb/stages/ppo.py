@@ -55,6 +55,7 @@ from ..scoring.reward_models import ProxyReward
 from ..scoring.rewards import GoldReward
 from ..scoring.sampling import pad_ids, prompt_token_ids, sample
 from ..tasks.protocol import Task
+from ..typed_values import normalize_fields
 from .tracking import PolicyTracker
 
 
@@ -82,6 +83,7 @@ class PPOSettings:
     """gradient clipping for the policy and the value model"""
 
     def __post_init__(self):
+        normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
         for name in ("epochs_per_rollout", "mini_batches"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be a positive number")

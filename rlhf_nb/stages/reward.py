@@ -44,6 +44,7 @@ from ..scoring.reward_models import (
 )
 from ..scoring.rewards import reward_input_ids
 from ..tasks.protocol import Task
+from ..typed_values import normalize_fields
 from .common import (
     log_history_frame,
     per_device_batch,
@@ -105,6 +106,7 @@ class RewardStageConfig:
     """comparisons > 0 only: most prompts sampled while looking for usable ones; 0 = 32 x n_prompts"""
 
     def __post_init__(self):
+        normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
         for name in ("n_prompts", "responses_per_prompt", "comparisons_per_prompt", "epochs",
                      "comparisons_per_step"):
             if getattr(self, name) <= 0:

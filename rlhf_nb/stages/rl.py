@@ -25,6 +25,7 @@ from ..models import count_parameters, is_preset_model, load_causal_lm, load_tok
 from ..scoring.reward_models import load_reward
 from ..scoring.rewards import GoldReward
 from ..tasks.protocol import Task
+from ..typed_values import normalize_fields
 from .common import log_history_frame, quiet, save_trained, trainer_kwargs
 from .tracking import PolicyTracker
 
@@ -68,6 +69,7 @@ class RLStageConfig:
     """GRPO/RLOO generation: off (HF generate), auto (vLLM when installed and on a GPU) or on (vLLM or an error)"""
 
     def __post_init__(self):
+        normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm={self.algorithm!r}: use one of {ALGORITHMS}")
         if self.reward not in REWARDS:

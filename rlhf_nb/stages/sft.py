@@ -13,6 +13,7 @@ from trl import SFTConfig, SFTTrainer
 from ..compute import train_flops
 from ..models import build_policy, check_model_spec, count_parameters, is_preset_model
 from ..tasks.protocol import Task
+from ..typed_values import normalize_fields
 from .common import (
     log_history_frame,
     per_device_batch,
@@ -42,6 +43,7 @@ class SFTStageConfig:
     """seed for the model init, the data's planted errors and the data order"""
 
     def __post_init__(self):
+        normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
         check_model_spec(self.policy)
         if self.sft_steps <= 0:
             raise ValueError(f"sft_steps={self.sft_steps}: SFT needs a positive number of steps")

@@ -17,6 +17,8 @@ import random
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from ..typed_values import normalize_fields
+
 STEP_SEPARATOR = ";"
 SPLITS = ("train", "heldout", "ood")
 EVALUATION_SPLITS = ("heldout", "ood")
@@ -171,6 +173,7 @@ class AdditionTask:
     """the step verifier labels every step, so process reward models can train here"""
 
     def __post_init__(self):
+        normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
         if not 1 <= self.digits <= 4:
             raise ValueError(f"digits={self.digits}: use 1..4 digits per term")
         if self.terms < 2 or self.ood_terms < 2:

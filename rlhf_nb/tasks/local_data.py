@@ -44,6 +44,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
+from ..typed_values import normalize_fields
 from .addition import in_heldout_share
 from .answers import (  # the answer reader; these names stay importable from this module
     canonical_answer,
@@ -267,6 +268,7 @@ class MathDataTask:
     """(train, heldout, ood, skipped) record counts"""
 
     def __post_init__(self):
+        normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
         if not 0 < self.heldout_fraction < 1:
             raise ValueError(f"heldout_fraction={self.heldout_fraction}: use a share strictly between 0 and 1")
         if self.ood_path and self.ood_column:

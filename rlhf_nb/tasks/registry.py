@@ -9,10 +9,12 @@ task's constructor, so every knob of either task is reachable.
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..typed_values import convert, declared_types, split_items
 from .addition import AdditionTask
 from .local_data import DATA_SUFFIXES, MathDataTask
 
@@ -20,35 +22,46 @@ BUILTIN_TASKS = {"addition": AdditionTask}
 
 
 def make_task(spec: str = "addition", **kwargs: Any):
-    """The task named by ``spec`` (``addition`` or a local data file), built with ``kwargs``."""
+    """The task named by ``spec`` (``addition`` or a local data file), built with ``kwargs``.
+
+    Values given as text (``task_options``) are converted to the declared type of the task's
+    field they set (:func:`typed_kwargs`); an unknown option is refused with the known ones.
+    """
     spec = str(spec).strip()
     if spec in BUILTIN_TASKS:
-        return BUILTIN_TASKS[spec](**kwargs)
+        cls = BUILTIN_TASKS[spec]
+        return cls(**typed_kwargs(cls, kwargs))
     if Path(spec).suffix in DATA_SUFFIXES:
-        return MathDataTask(path=spec, **kwargs)
+        return MathDataTask(path=spec, **typed_kwargs(MathDataTask, kwargs))
     raise ValueError(
         f"unknown task {spec!r}: use one of {sorted(BUILTIN_TASKS)} or a path to a local {'/'.join(DATA_SUFFIXES)} "
         "file of math problems")
 
 
-def task_kwargs_from_text(text: str) -> dict[str, Any]:
-    """A notebook parameter like ``"ood_path=data/math.jsonl, heldout_fraction=0.2"`` as keyword arguments.
+def typed_kwargs(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` converted to the declared types of ``cls``'s init fields (``"0.2"`` -> 0.2 for a float,
+    ``"False"`` -> False for a bool, ``5`` -> ``"5"`` for a text field); ValueError names an unknown option."""
+    known = {f.name for f in fields(cls) if f.init}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ValueError(f"task_options names {unknown}, which the {cls.__name__} task does not have: use some of "
+                         f"{sorted(known)}")
+    kinds = declared_types(cls)
+    return {k: convert(v, kinds[k], k) for k, v in kwargs.items()}
 
-    Values are read as JSON when they parse (numbers, true/false), else kept as text.
+
+def task_kwargs_from_text(text: str) -> dict[str, str]:
+    """A notebook parameter like ``"ood_path=data/math.jsonl, heldout_fraction=0.2"`` as ``{name: text}``.
+
+    Items are separated by commas outside quotes (``prompt_format="Q: {question}, A:"`` is one
+    item); values stay text here and are typed by the field they set (:func:`typed_kwargs`).
     """
-    import json
-
-    out: dict[str, Any] = {}
-    for item in (s.strip() for s in str(text).split(",")):
-        if not item:
-            continue
+    out: dict[str, str] = {}
+    for item in split_items(text):
         if "=" not in item:
             raise ValueError(f"task option {item!r}: write name=value, separated by commas")
         key, value = (x.strip() for x in item.split("=", 1))
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+        out[key] = value
     return out
 
 
@@ -70,17 +83,13 @@ def notebook_task(spec: str = "addition", options: str = "", digits: int = 0, em
 @lru_cache(maxsize=32)
 def _notebook_task(spec: str, options: str, digits: int, embedded: tuple, stamps: tuple):
     # ``stamps`` (modification times of the files named) only keys the cache
-    from dataclasses import fields, replace
+    from dataclasses import replace
 
     kwargs = task_kwargs_from_text(options)
     if str(spec).strip() == "addition":
         kwargs = {**dict(embedded), **kwargs}
         task = AdditionTask()
-        known = {f.name for f in fields(task) if f.init}
-        unknown = sorted(set(kwargs) - known)
-        if unknown:
-            raise ValueError(f"task_options names {unknown}, which the addition task does not have: use some of "
-                             f"{sorted(known)}")
+        kwargs = typed_kwargs(AdditionTask, kwargs)
         if digits:
             kwargs["digits"] = digits
         return replace(task, **kwargs) if kwargs else task

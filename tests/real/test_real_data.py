@@ -196,7 +196,7 @@ def test_make_task_builds_the_embedded_task_and_reads_option_text():
     assert make_task("addition") == AdditionTask()
     assert make_task("addition", digits=2).digits == 2
     assert task_kwargs_from_text("ood_path=a.jsonl, heldout_fraction=0.2, skip_unparseable=true") == \
-        {"ood_path": "a.jsonl", "heldout_fraction": 0.2, "skip_unparseable": True}
+        {"ood_path": "a.jsonl", "heldout_fraction": "0.2", "skip_unparseable": "true"}  # typed by the field they set
     with pytest.raises(ValueError, match="name=value"):
         task_kwargs_from_text("oops")
 
