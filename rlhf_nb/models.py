@@ -141,7 +141,7 @@ def is_preset_checkpoint(path: str | Path) -> bool:
     config_file = Path(path) / "config.json"
     if not config_file.exists():
         return False
-    config = json.loads(config_file.read_text())
+    config = json.loads(config_file.read_text(encoding="utf-8-sig"))
     shape = (config.get("hidden_size"), config.get("num_hidden_layers"), config.get("intermediate_size"))
     presets = {(p.hidden_size, p.layers, p.intermediate_size) for p in PRESETS.values()}
     return shape in presets and config.get("vocab_size") == len(build_char_tokenizer())

@@ -194,7 +194,7 @@ def save_analysis(analysis: Analysis, output_dir) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "figure.png", out / "finding.md"]
     analysis.figure.savefig(paths[0], dpi=120)
-    paths[1].write_text(analysis.finding + "\n")
+    paths[1].write_text(analysis.finding + "\n", encoding="utf-8")
     if analysis.comparison is not None:
         paths.append(out / "comparison.csv")
         analysis.comparison.to_csv(paths[-1], index=False)

@@ -65,7 +65,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"stage config {str(path)!r} does not exist: write a JSON file (see rlhf_nb.pipeline.launch)")
-    raw = json.loads(path.read_text())
+    raw = json.loads(path.read_text(encoding="utf-8-sig"))
     allowed = {"store_dir", "task", "task_options", *SECTIONS}
     unknown = sorted(set(raw) - allowed)
     if unknown:

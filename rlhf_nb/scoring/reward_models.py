@@ -141,13 +141,16 @@ class ProcessReward:
 
 
 def write_head(model_dir: Path, supervision: str, aggregate: str | None = None) -> None:
-    (Path(model_dir) / HEAD_FILE).write_text(json.dumps({"supervision": supervision, "aggregate": aggregate}) + "\n")
+    record = json.dumps({"supervision": supervision, "aggregate": aggregate}) + "\n"
+    (Path(model_dir) / HEAD_FILE).write_text(record, encoding="utf-8")
 
 
 def read_head(model_dir: str | Path) -> dict[str, Any]:
     """The reward model's head record; a folder without one is an outcome RM (older runs)."""
     path = Path(model_dir) / HEAD_FILE
-    return json.loads(path.read_text()) if path.exists() else {"supervision": "orm", "aggregate": None}
+    if not path.exists():
+        return {"supervision": "orm", "aggregate": None}
+    return json.loads(path.read_text(encoding="utf-8-sig"))
 
 
 def load_scalar_reward_model(path: str | Path, device: torch.device | str | None = None):

@@ -211,7 +211,7 @@ def train_reward_model(
             f"{config.comparisons_per_step}: the SFT policy is almost always right or always wrong; raise n_prompts "
             "or responses_per_prompt, or lower comparisons_per_step"
         )
-    with open(out_dir / "comparisons.jsonl", "w") as f:  # the exact training data, for inspection
+    with open(out_dir / "comparisons.jsonl", "w", encoding="utf-8") as f:  # the exact training data, for inspection
         for c in pairs:
             f.write(json.dumps({"prompt": c.prompt, "chosen": c.chosen, "rejected": c.rejected}) + "\n")
     init_dir = Path(init_model_dir or sft_model_dir)

@@ -30,7 +30,7 @@ section.nb{border-top:2px solid #444;margin-top:2.5em}
 
 
 def _load_json(folder: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+    return [json.loads(p.read_text(encoding="utf-8-sig")) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
 
 
 def scorecard(results_dir: Path) -> pd.DataFrame:
@@ -130,7 +130,7 @@ listed; "inconclusive" means the interval covers both outcomes, "not tested" tha
 </body></html>"""
     out = paths.report / "index.html"
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(page)
+    tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     card.to_csv(paths.report / "scorecard.csv", index=False)
     return out

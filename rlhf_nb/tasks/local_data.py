@@ -39,6 +39,7 @@ import hashlib
 import json
 import random
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -82,13 +83,13 @@ def read_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{path.name}:row {i}", row
         return
     if path.suffix == ".json":
-        rows = json.loads(path.read_text())
+        rows = json.loads(path.read_text(encoding="utf-8-sig"))
         if not isinstance(rows, list):
             raise ValueError(f"{path.name}: a .json data file must hold a list of records; use .jsonl for one per line")
         for i, row in enumerate(rows, start=1):
             yield f"{path.name}:item {i}", row
         return
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for i, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -180,23 +181,69 @@ def has_chat_template(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
+def adds_bos(tokenizer: Any) -> bool:
+    """Whether tokenizing text with special tokens puts the tokenizer's BOS in front by itself."""
+    bos_id = getattr(tokenizer, "bos_token_id", None)
+    if bos_id is None:
+        return False
+    ids = tokenizer("x")["input_ids"]
+    return bool(ids) and ids[0] == bos_id and tokenizer("x", add_special_tokens=False)["input_ids"][:1] != [bos_id]
+
+
+def chat_messages(question: str, system_prompt: str = "") -> list[dict[str, str]]:
+    return ([{"role": "system", "content": system_prompt}] if system_prompt else []) + \
+           [{"role": "user", "content": question}]
+
+
 def format_prompt(question: str, tokenizer: Any = None, system_prompt: str = "",
                   prompt_format: str = PLAIN_PROMPT_FORMAT) -> str:
     """The prompt text for a question: the chat template (user message) when the tokenizer has one, else plain.
 
-    The rendered template's leading BOS text is dropped: trainers and sampling tokenize the
-    prompt with special tokens, which puts the BOS back once (not twice).
+    Trainers and the sampler tokenize prompt text with special tokens (``tokenizer(text)``), so
+    the text is made such that those ids are exactly the template's own
+    (``apply_chat_template(..., tokenize=True, add_generation_prompt=True)``): one BOS, whether
+    the tokenizer adds it itself (then the template's leading BOS text is dropped, or it would
+    come twice) or only the template writes it (then it is kept: SmolLM2's ``<|im_start|>``
+    is text the template writes, not a token the tokenizer adds). :func:`check_template_ids`
+    verifies it once per task.
     """
     if tokenizer is not None and has_chat_template(tokenizer):
-        messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + \
-                   [{"role": "user", "content": question}]
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(chat_messages(question, system_prompt), tokenize=False,
+                                             add_generation_prompt=True)
         bos = getattr(tokenizer, "bos_token", None)
-        if bos and text.startswith(bos):
+        if bos and text.startswith(bos) and adds_bos(tokenizer):
             text = text[len(bos) :]
         return text
     body = prompt_format.format(question=question)
     return f"{system_prompt}\n\n{body}" if system_prompt else body
+
+
+def check_template_ids(question: str, tokenizer: Any, system_prompt: str = "") -> None:
+    """Refuse a tokenizer whose prompt ids (text tokenized with special tokens) differ from its chat template's ids.
+
+    Raises ValueError naming both sequences' starts, before any training.
+    """
+    text = format_prompt(question, tokenizer, system_prompt)
+    ours = tokenizer(text)["input_ids"]
+    theirs = tokenizer.apply_chat_template(chat_messages(question, system_prompt), tokenize=True,
+                                           add_generation_prompt=True)
+    if hasattr(theirs, "keys"):  # transformers may return a BatchEncoding
+        theirs = theirs["input_ids"]
+    theirs = list(theirs[0]) if theirs and isinstance(theirs[0], (list, tuple)) else list(theirs)
+    if list(ours) != theirs:
+        raise ValueError(
+            f"the prompt ids the trainers would use ({list(ours)[:8]}...) differ from the chat template's own "
+            f"({theirs[:8]}...): the tokenizer and its template disagree on special tokens; pass a checkpoint whose "
+            "tokenizer_config.json is consistent, or leave chat_template_from empty for plain prompts")
+
+
+def question_key(question: str) -> str:
+    """The key splits use for a question: Unicode NFKC, whitespace collapsed, case folded.
+
+    Two records whose questions differ only in spacing, capitalisation or Unicode form are one
+    question: they fall in the same split, so a held-out question never trains anything.
+    """
+    return " ".join(unicodedata.normalize("NFKC", question).split()).casefold()
 
 
 # --- the task ------------------------------------------------------------------------------------
@@ -265,6 +312,9 @@ class MathDataTask:
     ood_source: str = field(default="", init=False)
     """file, column, or heldout (no OOD data given: the ood split is the held-out split)"""
     split_sizes: tuple = field(default=(), init=False)
+    duplicate_questions: int = field(default=0, init=False)
+    """records whose normalised question (:func:`question_key`) another record already has; counted in the
+    split sizes, and always in the same split as their twin"""
     """(train, heldout, ood, skipped) record counts"""
 
     def __post_init__(self):
@@ -309,9 +359,13 @@ class MathDataTask:
             source = "column"
         else:
             ood, source = [], "heldout"
-        ood_questions = {e.question for e in ood}
-        main = [e for e in main if e.question not in ood_questions]  # an OOD question never trains anything
-        is_heldout = [in_heldout_share(e.question, self.heldout_fraction) for e in main]
+        ood_questions = {question_key(e.question) for e in ood}
+        main = [e for e in main if question_key(e.question) not in ood_questions]  # an OOD question trains nothing
+        is_heldout = [in_heldout_share(question_key(e.question), self.heldout_fraction) for e in main]
+        keys = [question_key(e.question) for e in main + ood]
+        object.__setattr__(self, "duplicate_questions", len(keys) - len(set(keys)))
+        if tokenizer is not None and style == "chat" and main:
+            check_template_ids(main[0].question, tokenizer, self.system_prompt)
 
         def problems(rows: list[MathExample]) -> list[MathProblem]:
             return [MathProblem(format_prompt(e.question, tokenizer, self.system_prompt, self.prompt_format),

@@ -138,12 +138,7 @@ def test_prompts_use_the_chat_template_when_the_tokenizer_has_one(tiny_checkpoin
     assert format_prompt("q", tok, system_prompt="Be brief.").startswith("<|system|>Be brief.\n<|user|>q")
     assert format_prompt("What is 2+2?", None) == "Question: What is 2+2?\nAnswer:"
 
-    class WithBos:  # a template that renders the BOS as text: dropped, since tokenizing adds it back
-        chat_template, bos_token = "x", "<s>"
-
-        def apply_chat_template(self, messages, **_):
-            return "<s>[INST] " + messages[-1]["content"] + " [/INST]"
-    assert format_prompt("hi", WithBos()) == "[INST] hi [/INST]"
+    # a template's BOS text is dropped only when the tokenizer adds its BOS itself: tests/tasks/test_local_data_inputs.py
 
     from .helpers import build_tiny_checkpoint
 
