@@ -1,7 +1,10 @@
 """The study report: one HTML page built with nbconvert from the executed notebooks.
 
-``report/index.html`` holds a table of contents, the findings scorecard (H1-H8, G1-G8, each
-with verdict, effect, interval, seeds and a link to its figure), the compute each axis
+``report/index.html`` opens with one figure of every part of every finding against its
+smallest effect of interest (:mod:`rlhf_nb.study.effects_figure`), then the scorecard (H1-H8,
+G1-G8, each with its parts, verdicts re-decided from the recorded per-seed values, seeds an
+undecided finding would need, links to its figure and notebook section; :mod:`rlhf_nb.study.scorecard`),
+the multiplicity footer, a table of contents, the compute each axis
 spent, any failed executions, and every analysis notebook rendered with its inputs hidden.
 It reads files only (done records, findings, executed notebooks), so ``rlhf-nb report``
 rebuilds it without training anything. The executed notebooks stay in ``executions/``.
@@ -17,35 +20,22 @@ import nbformat
 import pandas as pd
 from nbconvert import HTMLExporter
 
-from ..axes.findings import FINDINGS, SCORED
+from .effects_figure import effects_figure
 from .executions import StudyPaths
+from .scorecard import multiplicity, parts_table, scorecard
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table.scorecard{border-collapse:collapse;width:100%;font-size:0.92em}
 table.scorecard td,table.scorecard th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
 .shown{background:#e3f6e3}.notshown{background:#fbe3e3}.inconclusive{background:#f6f1dc}.missing{color:#888}
+tr.part td{font-size:0.9em;border-top:none}p.footer{font-size:0.9em;color:#444}
 section.nb{border-top:2px solid #444;margin-top:2.5em}
 """
 
 
 def _load_json(folder: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8-sig")) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
-
-
-def scorecard(results_dir: Path) -> pd.DataFrame:
-    """One row per finding H1-H8, G1-G8; findings no axis produced are listed as not tested."""
-    found = {f["id"]: f for f in _load_json(results_dir / "findings")}
-    rows = []
-    for fid in list(SCORED) + [f for f in FINDINGS if f not in SCORED and f in found]:
-        f = found.get(fid)
-        if f is None:
-            rows.append({"id": fid, "claim": FINDINGS[fid].claim, "verdict": "not tested", "effect": None, "ci": None,
-                         "n_seeds": None, "effect_label": "", "figure": "", "axis": "", "note": ""})
-        else:
-            rows.append({k: f.get(k) for k in ("id", "claim", "verdict", "effect", "ci", "n_seeds", "effect_label",
-                                               "figure", "axis", "note")})
-    return pd.DataFrame(rows)
 
 
 def compute_by_axis(results_dir: Path) -> pd.DataFrame:
@@ -64,21 +54,43 @@ def _fmt(x, digits=3):
     return f"{x:.{digits}g}" if isinstance(x, (int, float)) else html.escape(str(x))
 
 
-def _scorecard_html(card: pd.DataFrame, report_dir: Path, results_dir: Path) -> str:
-    head = "<tr><th>finding</th><th>claim</th><th>verdict</th><th>effect</th><th>95% CI</th><th>seeds</th><th>note</th></tr>"
+def _scorecard_html(card: pd.DataFrame, parts: pd.DataFrame, report_dir: Path, results_dir: Path,
+                    sections: set[str]) -> str:
+    head = ("<tr><th>finding</th><th>claim / part</th><th>verdict</th><th>effect</th><th>95% CI</th><th>δ</th>"
+            "<th>seeds</th><th>note</th></tr>")
     body = []
     for r in card.itertuples():
         css = {"shown": "shown", "not shown": "notshown", "inconclusive": "inconclusive"}.get(r.verdict, "missing")
         ci = f"[{_fmt(r.ci[0])}, {_fmt(r.ci[1])}]" if isinstance(r.ci, (list, tuple)) and len(r.ci) == 2 else ""
-        fig = ""
+        links = []
         if r.figure:
-            target = os.path.relpath(results_dir / r.figure, report_dir)
-            fig = f' (<a href="{html.escape(target)}">figure</a>)'
+            links.append(f'<a href="{html.escape(os.path.relpath(results_dir / r.figure, report_dir))}">figure</a>')
+        if r.axis in sections:
+            links.append(f'<a href="#{html.escape(r.axis)}">notebook section</a>')
+        link = f" ({', '.join(links)})" if links else ""
         label = f" <small>{html.escape(r.effect_label)}</small>" if r.effect_label else ""
-        body.append(f'<tr class="{css}"><td>{r.id}</td><td>{html.escape(str(r.claim))}</td><td>{r.verdict}{fig}</td>'
-                    f"<td>{_fmt(r.effect)}{label}</td><td>{ci}</td><td>{_fmt(r.n_seeds)}</td>"
-                    f"<td>{html.escape(str(r.note or ''))}</td></tr>")
+        needed = (f" Would need about {int(r.seeds_needed)} seeds at the observed spread."
+                  if r.seeds_needed and not pd.isna(r.seeds_needed) else "")
+        scored = "" if r.scored else " <small>(reported beside its finding, not counted)</small>"
+        body.append(f'<tr class="{css}" id="finding-{r.id}"><td><b>{r.id}</b></td><td>{html.escape(str(r.claim))}'
+                    f"{scored}</td><td>{r.verdict}{link}</td><td>{_fmt(r.effect)}{label}</td><td>{ci}</td><td></td>"
+                    f"<td>{_fmt(r.n_seeds)}</td><td>{html.escape(str(r.note or ''))}{needed}</td></tr>")
+        for p in parts[parts.id == r.id].itertuples() if len(parts) else []:
+            pcss = {"shown": "shown", "not shown": "notshown", "inconclusive": "inconclusive"}.get(p.verdict, "missing")
+            extra = " (true by construction: not evidence)" if p.exact_by_construction else ""
+            need = f"needs ~{int(p.seeds_needed)} seeds" if p.seeds_needed and not pd.isna(p.seeds_needed) else ""
+            body.append(f'<tr class="part {pcss}"><td></td><td>&nbsp;&nbsp;{p.part}. {html.escape(str(p.name))} '
+                        f"<small>({html.escape(str(p.claim))})</small>{extra}</td><td>{p.verdict}</td>"
+                        f"<td>{_fmt(p.estimate)}</td><td>[{_fmt(p.lo)}, {_fmt(p.hi)}]</td><td>{_fmt(p.delta)}</td>"
+                        f"<td>{_fmt(p.n)}</td><td>{need}</td></tr>")
     return f'<table class="scorecard">{head}{"".join(body)}</table>'
+
+
+def _multiplicity_html(m: dict) -> str:
+    return (f"<p class=\"footer\">Of {m['tested']} scored findings with an interval, {m['decided']} reached a verdict; "
+            f"{m['decided_holm']} survive Holm's step-down over the scorecard. By chance alone the scorecard would "
+            f"hold at most {m['expected_false_verdicts']:.2f} false verdicts (each verdict's test has one-sided size "
+            f"{(1 - m['level']) / 2:.3g}). Decision protocol: <code>docs/findings.md</code>.</p>")
 
 
 def _notebook_fragment(path: Path) -> str:
@@ -95,10 +107,14 @@ def build_report(study_root: Path, title: str = "RLHF scaling study") -> Path:
     done = [d for d in _load_json(paths.done) if d["phase"] in ("demo", "analyze")]
     done.sort(key=lambda d: (d["phase"] != "demo", d["notebook"]))
     failures = _load_json(paths.failed)
-    card = scorecard(paths.results)
+    card, parts = scorecard(paths.results), parts_table(paths.results)
     compute = compute_by_axis(paths.results)
+    fig = effects_figure(parts)
+    fig.savefig(paths.report / "effects.png", dpi=100)
+    sections_made = {Path(d["notebook"]).stem for d in done}
 
-    toc = ['<li><a href="#scorecard">Findings scorecard</a></li>', '<li><a href="#compute">Compute by axis</a></li>']
+    toc = ['<li><a href="#effects">Every finding\'s effect</a></li>', '<li><a href="#scorecard">Findings scorecard</a></li>',
+           '<li><a href="#compute">Compute by axis</a></li>']
     sections = []
     for d in done:
         anchor = Path(d["notebook"]).stem
@@ -108,7 +124,7 @@ def build_report(study_root: Path, title: str = "RLHF scaling study") -> Path:
                         f"{_notebook_fragment(Path(d['output']))}</section>")
     if failures:
         toc.append('<li><a href="#failures">Failed executions</a></li>')
-    counts = card["verdict"].value_counts().to_dict()
+    counts = card[card.scored]["verdict"].value_counts().to_dict()
     summary = ", ".join(f"{n} {v}" for v, n in counts.items())
     compute_html = compute.to_html(index=False, float_format=lambda v: f"{v:.3g}") if len(compute) else "<p>No axis tables.</p>"
     fail_html = ""
@@ -122,8 +138,11 @@ def build_report(study_root: Path, title: str = "RLHF scaling study") -> Path:
 <h1>{html.escape(title)}</h1>
 <p>Verdicts: {html.escape(summary)}. Each finding's verdict rests on the effect and its 95% interval over the seeds
 listed; "inconclusive" means the interval covers both outcomes, "not tested" that no axis of this study measured it.</p>
+<h2 id="effects">Every finding's effect against its smallest effect of interest</h2>
+<img src="effects.png" alt="forest plot of every part of every finding" style="max-width:100%">
+<h2 id="scorecard">Findings scorecard</h2>{_scorecard_html(card, parts, paths.report, paths.results, sections_made)}
+{_multiplicity_html(multiplicity(paths.results))}
 <h2>Contents</h2><ul>{''.join(toc)}</ul>
-<h2 id="scorecard">Findings scorecard</h2>{_scorecard_html(card, paths.report, paths.results)}
 <h2 id="compute">Compute by axis</h2>{compute_html}
 {fail_html}
 {''.join(sections)}
@@ -133,4 +152,5 @@ listed; "inconclusive" means the interval covers both outcomes, "not tested" tha
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     card.to_csv(paths.report / "scorecard.csv", index=False)
+    parts.to_csv(paths.report / "parts.csv", index=False)
     return out

@@ -1,0 +1,108 @@
+"""The scorecard: every finding and every part of it, re-decided from the per-seed values its record holds.
+
+A finding's record (``<results>/findings/<ID>.json``, written by its axis) keeps each part's
+per-seed values, claim and smallest effect of interest δ. The scorecard decides them again
+with :func:`rlhf_nb.analysis.decide_compound` (the protocol of ``docs/findings.md``), so the
+report shows what the protocol says of the numbers on disk, states how many verdicts the
+scorecard would hold by chance and how many survive Holm's step-down, and for every undecided
+finding the seeds a new study at the observed spread would need.
+
+What it does not do: draw (see :mod:`rlhf_nb.study.effects_figure`) or write HTML.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..analysis.decision import (
+    PartSpec,
+    decide_compound,
+    multiplicity_summary,
+    seeds_needed,
+)
+from ..axes.findings import FINDINGS, SCORED
+
+
+def load_findings(results_dir: Path) -> dict[str, dict[str, Any]]:
+    folder = Path(results_dir) / "findings"
+    records = [json.loads(p.read_text(encoding="utf-8-sig")) for p in sorted(folder.glob("*.json"))] \
+        if folder.exists() else []
+    return {r["id"]: r for r in records}
+
+
+def _num(x: Any) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def scorecard(results_dir: Path) -> pd.DataFrame:
+    """One row per finding (H1-H8, G1-G8, then reported halves such as H3-bon): verdict, headline effect and
+    interval, seeds, the seeds it would need when undecided; findings no axis produced are "not tested"."""
+    found = load_findings(results_dir)
+    rows = []
+    for fid in list(SCORED) + [f for f in FINDINGS if f not in SCORED and f in found]:
+        f = found.get(fid)
+        spec = FINDINGS[fid]
+        if f is None:
+            rows.append({"id": fid, "claim": spec.claim, "axis": spec.axis, "verdict": "not tested", "effect": None,
+                         "ci": None, "n_seeds": None, "effect_label": "", "figure": "", "note": "", "parts": 0,
+                         "seeds_needed": None, "scored": spec.scored})
+            continue
+        needed = [p.get("seeds_needed") for p in f.get("parts", []) if p.get("verdict") == "inconclusive"]
+        rows.append({"id": fid, "claim": f.get("claim", spec.claim), "axis": f.get("axis") or spec.axis,
+                     "verdict": f["verdict"], "effect": f.get("effect"), "ci": f.get("ci"), "n_seeds": f.get("n_seeds"),
+                     "effect_label": f.get("effect_label", ""), "figure": f.get("figure", ""), "note": f.get("note", ""),
+                     "parts": len(f.get("parts", [])),
+                     "seeds_needed": (max(n for n in needed if n) if any(needed) else None)
+                     if f["verdict"] == "inconclusive" else None,
+                     "scored": spec.scored})
+    return pd.DataFrame(rows)
+
+
+def parts_table(results_dir: Path) -> pd.DataFrame:
+    """One row per part of every finding: claim, δ, estimate, interval, verdict, seeds, seeds needed."""
+    rows = []
+    for fid, f in load_findings(results_dir).items():
+        for i, p in enumerate(f.get("parts", []), start=1):
+            ci = p.get("ci") or [None, None]
+            rows.append({"id": fid, "part": i, "name": p.get("name") or f"part {i}", "claim": p.get("claim"),
+                         "delta": _num(p.get("delta")), "estimate": _num(p.get("estimate")), "lo": _num(ci[0]),
+                         "hi": _num(ci[1]), "verdict": p.get("verdict"), "n": p.get("n"),
+                         "exact_by_construction": bool(p.get("exact_by_construction")),
+                         "seeds_needed": p.get("seeds_needed"), "finding_verdict": f.get("verdict")})
+    order = {fid: k for k, fid in enumerate(FINDINGS)}
+    table = pd.DataFrame(rows)
+    if len(table):
+        table = table.sort_values(["id", "part"], key=lambda s: s.map(order) if s.name == "id" else s)
+    return table.reset_index(drop=True)
+
+
+def redecide(record: dict[str, Any]):
+    """The finding's compound decision from the per-seed values its record holds (None for a record without parts)."""
+    parts = [PartSpec([_num(v) for v in p.get("values", [])], p["claim"], _num(p["delta"]), name=p.get("name", ""),
+                      exact_by_construction=bool(p.get("exact_by_construction")))
+             for p in record.get("parts", []) if p.get("values") is not None]
+    if not parts:
+        return None
+    level = _num(record["parts"][0].get("level", 0.95))
+    return decide_compound(parts, level=level)
+
+
+def multiplicity(results_dir: Path) -> dict[str, Any]:
+    """How many verdicts the scored findings hold, how many would be false by chance at most, and how many
+    survive Holm's step-down (:func:`rlhf_nb.analysis.multiplicity_summary`), over the findings with parts."""
+    decisions = [d for fid, r in load_findings(results_dir).items() if fid in SCORED
+                 for d in [redecide(r)] if d is not None]
+    if not decisions:
+        return {"findings": 0, "tested": 0, "decided": 0, "decided_holm": 0, "expected_false_verdicts": 0.0,
+                "level": 0.95}
+    return multiplicity_summary(decisions)
+
+
+def part_seeds_needed(values: list[float], claim: str, delta: float, level: float = 0.95) -> int | None:
+    try:
+        return seeds_needed(values, claim, delta, level=level)
+    except ValueError:
+        return None
