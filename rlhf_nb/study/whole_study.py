@@ -87,6 +87,7 @@ def check_study_task(preset: StudyPreset) -> tuple[str, ...]:
     module may define ``check_task(task, grid)``, ``grid`` holding the notebook's defaults and the
     preset's values). Returns the registered findings no axis of this preset decides."""
     import importlib
+    import importlib.util
 
     from ..axes.findings import FINDINGS, SCORED
     from ..tasks.registry import notebook_task
@@ -98,9 +99,11 @@ def check_study_task(preset: StudyPreset) -> tuple[str, ...]:
         # cached per (task, options, digits): a data file is read once however many axes name it
         task = notebook_task(grid.get("task", "addition"), grid.get("task_options", ""),
                              int(grid.get("task_digits", 0)))
-        check = getattr(importlib.import_module(f"rlhf_nb.axes.{axis}"), "check_task", None)
-        if check is not None:
-            check(task, grid)
+        module = f"rlhf_nb.axes.{axis}" if str(axis).isidentifier() else ""
+        if module and importlib.util.find_spec(module) is not None:  # a notebook given by path has no axis module
+            check = getattr(importlib.import_module(module), "check_task", None)
+            if check is not None:
+                check(task, grid)
     return tuple(f for f in SCORED if FINDINGS[f].axis not in preset.axes)
 
 
