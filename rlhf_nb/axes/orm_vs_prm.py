@@ -1,29 +1,37 @@
 """RM supervision axis: outcome vs process (vs multi-task) RM, crossed with data volume, in and out of distribution.
 
-Finding tested: H7 (PRM >= ORM in distribution; the advantage shrinks out of distribution; the
-PRM gains more from extra RM data). Every supervision type sees the same responses for a
+Finding tested: H7 (docs/findings.md). Every supervision type sees the same responses for a
 given volume: the ORM and the multi-task RM as (right, wrong) pairs, the PRM as the same
 responses with one label per step. The metric is best-of-n selection accuracy (gold accuracy
-of the response the RM picks among n samples) at ``headline_n``; pairwise accuracy is reported
-next to it. OOD prompts have one more step than any training prompt.
+of the response the RM picks among n samples, unbiased estimator) at ``headline_n``; pairwise
+accuracy is reported next to it. OOD prompts have one more step than any training prompt.
+
+Parts, each one number per seed (a seed's volumes are replicates of its contrast and are
+averaged within the seed first where a part does not name a volume):
+
+1. PRM - ORM held-out best-of-n gold, mean over volumes, non-inferior at δ 0.02;
+2. only when part 1 is shown: the PRM advantage in distribution minus out of distribution,
+   "> 0", δ 0.02; otherwise it is reported in ``numbers`` and not tested (not in the compound);
+3. PRM gain - ORM gain in held-out best-of-n gold between the smallest and the largest volume,
+   "> 0", δ 0.02.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..analysis import combine, paired_seed_effect
+from ..analysis.decision import GREATER, NONINFERIOR, SHOWN, PartSpec, decide
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..scoring.reward_models import STEP_AGGREGATES
 from ..stages.preference_data import ComparisonSpec
 from ..stages.reward import SUPERVISIONS, check_supervision_fits_task
 from ..store import RunStore
 from ..tasks.protocol import Task
-from .findings import claim as registered_claim
-from .results import Finding, axis_figure, save_figure
+from .results import Finding, axis_figure, decided_finding, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "orm_vs_prm"
@@ -105,40 +113,87 @@ def _figure(table: pd.DataFrame, n: int) -> Figure:
     return fig
 
 
+NONINFERIOR_MARGIN = 0.02
+"""H7 (1): PRM - ORM in-distribution best-of-n gold non-inferior at this margin"""
+DELTA = 0.02
+"""SESOI of H7 (2) and (3), gold accuracy"""
+
+
+def h7_parts(gold: pd.DataFrame) -> tuple[PartSpec, PartSpec, PartSpec]:
+    """H7's three parts from per-seed best-of-n gold at the headline n.
+
+    ``gold``: one row per (seed, supervision, comparisons, split) with a ``gold`` column (held-out
+    split "heldout", out of distribution "ood"). Returns (part 1, part 2, part 3); which are
+    counted is :func:`h7_counted`'s rule.
+    """
+    cells: dict[tuple, list[float]] = {}  # (seed, supervision, split, comparisons) -> values
+    for key in zip(gold.seed, gold.supervision, gold.split, gold.comparisons, gold.gold):
+        cells.setdefault(key[:4], []).append(float(key[4]))
+    cell = {k: float(np.mean(v)) for k, v in cells.items()}
+    seeds = sorted({k[0] for k in cell})
+    vols = sorted({k[3] for k in cell})
+
+    def per_seed(fn) -> pd.Series:
+        return pd.Series({seed: fn(seed) for seed in seeds}, dtype=float)
+
+    def over_volumes(seed, sup: str, split: str) -> float:
+        vals = [cell[(seed, sup, split, v)] for v in vols if (seed, sup, split, v) in cell]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    def gain(seed, sup: str) -> float:  # held-out gold, largest volume minus smallest
+        if len(vols) < 2:
+            return float("nan")
+        return cell.get((seed, sup, "heldout", vols[-1]), np.nan) - cell.get((seed, sup, "heldout", vols[0]), np.nan)
+
+    adv_id = per_seed(lambda seed: over_volumes(seed, "prm", "heldout") - over_volumes(seed, "orm", "heldout"))
+    adv_ood = per_seed(lambda seed: over_volumes(seed, "prm", "ood") - over_volumes(seed, "orm", "ood"))
+    more_data = per_seed(lambda seed: gain(seed, "prm") - gain(seed, "orm"))
+    return (PartSpec(adv_id.dropna().to_numpy(), NONINFERIOR, NONINFERIOR_MARGIN,
+                     name="PRM - ORM held-out best-of-n gold (mean over volumes)"),
+            PartSpec((adv_id - adv_ood).dropna().to_numpy(), GREATER, DELTA,
+                     name="PRM advantage in distribution - out of distribution"),
+            PartSpec(more_data.dropna().to_numpy(), GREATER, DELTA,
+                     name="PRM gain - ORM gain from the smallest to the largest volume (held-out)"))
+
+
+def h7_counted(parts: tuple[PartSpec, PartSpec, PartSpec], level: float = 0.95) -> tuple[list[PartSpec], bool]:
+    """The parts the compound counts: part 2 only when part 1 is shown (findings.md); and whether part 2 is in."""
+    first = decide(parts[0].values, parts[0].claim, parts[0].delta, level)
+    if first.verdict == SHOWN:
+        return [parts[0], parts[1], parts[2]], True
+    return [parts[0], parts[2]], False
+
+
 def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16) -> list[Finding]:
-    """H7 from the table alone: three paired effects over seeds, each with a t interval."""
+    """H7 from the table alone, by the pre-registered protocol (docs/findings.md): see the module docstring."""
     n = headline_n if headline_n in set(table.n) else int(table.n.max())
     fig_rel = save_figure(_figure(table, n), results_dir, AXIS, AXIS)
     at_n = table[table.n == n]
-
-    def per_seed(sup: str, split: str, column: str = "gold", comparisons: int | None = None) -> pd.Series:
-        sel = at_n[(at_n.supervision == sup) & (at_n.split == split)]
-        if comparisons is not None:
-            sel = sel[sel.comparisons == comparisons]
-        return sel.groupby("seed")[column].mean()  # mean over volumes when none is named
-
-    adv_id = paired_seed_effect(per_seed("prm", "heldout"), per_seed("orm", "heldout"))
-    adv_ood = paired_seed_effect(per_seed("prm", "ood"), per_seed("orm", "ood"))
-    shrink = paired_seed_effect(per_seed("prm", "heldout") - per_seed("orm", "heldout"),
-                         per_seed("prm", "ood") - per_seed("orm", "ood"))
-    big, small = at_n.comparisons.max(), at_n.comparisons.min()
-    prm_gain = per_seed("prm", "heldout", comparisons=big) - per_seed("prm", "heldout", comparisons=small)
-    orm_gain = per_seed("orm", "heldout", comparisons=big) - per_seed("orm", "heldout", comparisons=small)
-    more_data = paired_seed_effect(prm_gain, orm_gain)
-    pair_id = paired_seed_effect(per_seed("prm", "heldout", "pairwise_acc"), per_seed("orm", "heldout", "pairwise_acc"))
-    # "PRM >= ORM" is a non-inferiority claim: shown when the interval sits above -0.01 (one accuracy point).
-    parts = [adv_id.verdict(margin=-0.01), shrink.verdict(), more_data.verdict()]
-    table_means = at_n.groupby(["split", "supervision", "comparisons"])["gold"].mean()
-    return [Finding(
-        id="H7", axis=AXIS, claim=registered_claim("H7"),
-        verdict=combine(*parts), effect=adv_id.estimate, ci=adv_id.ci, n_seeds=adv_id.n,
+    gold = at_n.groupby(["seed", "supervision", "comparisons", "split"])[["gold", "pairwise_acc"]].mean().reset_index()
+    parts = h7_parts(gold)
+    counted, with_second = h7_counted(parts)
+    first = decide(parts[0].values, parts[0].claim, parts[0].delta).verdict
+    second = decide(parts[1].values, parts[1].claim, parts[1].delta)
+    pair = h7_parts(gold.drop(columns="gold").rename(columns={"pairwise_acc": "gold"}))[0]
+    pair_d = decide(pair.values, pair.claim, pair.delta)
+    table_means = gold.groupby(["split", "supervision", "comparisons"])["gold"].mean()
+    vols = sorted(gold.comparisons.unique())
+    finding = decided_finding(
+        "H7", counted, axis=AXIS, figure=fig_rel,
         effect_label=f"held-out best-of-{n} gold accuracy, PRM minus ORM (mean over volumes)",
-        figure=fig_rel,
-        numbers={"advantage_ood": [adv_ood.estimate, *adv_ood.ci], "advantage_shrink_id_minus_ood": [shrink.estimate, *shrink.ci],
-                 "prm_minus_orm_gain_from_data": [more_data.estimate, *more_data.ci], "volume_range": [int(small), int(big)],
-                 "pairwise_acc_prm_minus_orm_heldout": [pair_id.estimate, *pair_id.ci],
-                 f"best_of_{n}_gold": {f"{s}/{sup}/{c}": round(float(v), 4) for (s, sup, c), v in table_means.items()}},
-        note=(f"in distribution PRM - ORM = {adv_id.signed()} (>= -0.01: {parts[0]}); OOD {adv_ood.signed()}; "
-              f"shrink (ID - OOD advantage) {shrink.signed()} ({parts[1]}); PRM gain - ORM gain from "
-              f"{small}->{big} comparisons {more_data.signed()} ({parts[2]})"),
-    )]
+        numbers={"part_2_counted": with_second,
+                 "advantage_id_minus_ood" + ("" if with_second else f" (reported, not tested: part 1 is {first})"):
+                     second.to_dict() | {"values": [float(v) for v in parts[1].values]},
+                 "volume_range": [int(vols[0]), int(vols[-1])] if vols else [],
+                 "pairwise_acc_prm_minus_orm_heldout (reported)": pair_d.to_dict(),
+                 f"best_of_{n}_gold": {f"{s}/{sup}/{c}": round(float(v), 4) for (s, sup, c), v in table_means.items()}})
+    notes = []
+    for part in finding.parts:
+        lo, hi = part["ci"]
+        ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
+        est = f"{part['estimate']:+.3f}" if part["estimate"] is not None else "n/a"
+        notes.append(f"{part['name']}: {est} {ci} ({part['verdict']})")
+    if not with_second:
+        notes.append(f"not tested (part 1 is {first}, not shown): {parts[1].name} {second.estimate:+.3f}")
+    finding.note = "; ".join(notes)
+    return [finding]

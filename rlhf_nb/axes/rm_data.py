@@ -1,8 +1,15 @@
 """RM data axis: prompt diversity against responses per prompt at equal comparisons, volume, and epochs.
 
-Findings tested: H2 (at equal comparisons more distinct prompts beat more responses each; RM
-accuracy grows with volume) and G5 (tiny data gives near-chance RMs; k epochs over D is about
-1 epoch over D and worse than 1 epoch over kD).
+Findings tested (docs/findings.md; every part decided over per-seed values by
+:func:`rlhf_nb.axes.results.decided_finding`):
+
+- H2 (1) diversity: per seed, the least-squares slope of held-out pairwise accuracy on
+  log2(distinct prompts) over every diversity point, times the log2 span (the fitted difference
+  between the ends), "> 0", δ 0.02; (2) volume: the same over the volume points (log2
+  comparisons), "> 0", δ 0.02.
+- G5 (1) at the smallest volume whose reward models took at least :data:`MIN_STEPS` optimizer
+  steps, pairwise accuracy - 0.5 equivalent within 0.05; (2) k epochs over D - 1 epoch over D
+  equivalent within 0.02; (3) 1 epoch over kD - k epochs over D "> 0", δ 0.02.
 
 Three arms, each a list of :class:`~rlhf_nb.stages.preference_data.ComparisonSpec`, all outcome RMs
 initialised from the seed's SFT policy and trained on that policy's samples:
@@ -16,22 +23,24 @@ initialised from the seed's SFT policy and trained on that policy's samples:
 
 A spec shared by two arms is trained once and its rows appear in both (with the defaults, 64
 prompts x 4 responses at 128 comparisons is a volume point and the epochs arm's '1 epoch over D',
-and 512 comparisons is both a volume point and '1 epoch over 4D').
+and 512 comparisons is both a volume point and '1 epoch over 4D'). The smallest default volume,
+128 comparisons, is 4 optimizer steps at the reward stage's 32 comparisons per step: a smaller
+one would be near chance because it barely trained, which is not what G5 asks.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..analysis import analyse_runs, combine, paired_seed_effect
+from ..analysis.decision import EQUIVALENT, GREATER, PartSpec, decide
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
-from .findings import claim as registered_claim
-from .results import Finding, axis_figure, save_figure
+from .results import Finding, axis_figure, decided_finding, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "rm_data"
@@ -62,8 +71,8 @@ class RMDataGrid:
     """(prompts, responses per prompt) points, all at equal_comparisons"""
     equal_comparisons: int = 256
     """total comparisons of every diversity point (below where RMs saturate on this task)"""
-    volumes: tuple[int, ...] = (32, 128, 512, 2048)
-    """total comparisons of the volume arm"""
+    volumes: tuple[int, ...] = (128, 512, 2048)
+    """total comparisons of the volume arm (the smallest takes 4 optimizer steps at 32 comparisons a step)"""
     volume_responses: int = 4
     """responses per prompt in the volume and epochs arms"""
     volume_pairs_per_prompt: int = 2
@@ -122,16 +131,128 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: RMDataGrid = RMDataG
 
 # --- analysis ----------------------------------------------------------------------------------
 
-def _by_seed(table: pd.DataFrame, column: str, **where) -> pd.Series:
-    sel = table
-    for k, v in where.items():
-        sel = sel[sel[k] == v]
-    return sel.groupby("seed")[column].mean()
+MIN_STEPS = 4
+"""G5 (1) reads the smallest volume whose reward models took at least this many optimizer steps"""
+H2_DELTA = 0.02
+"""SESOI of both H2 parts: pairwise accuracy, fitted difference between the ends"""
+CHANCE_MARGIN = 0.05
+"""G5 (1): pairwise accuracy - 0.5 equivalent within this"""
+EPOCHS_MARGIN = 0.02
+"""G5 (2): k epochs over D - 1 epoch over D equivalent within this"""
+EPOCHS_DELTA = 0.02
+"""G5 (3): SESOI of 1 epoch over kD - k epochs over D"""
 
 
-def _arm_means(table: pd.DataFrame, arm: str, split: str, n: int, key: str) -> pd.DataFrame:
-    sel = table[(table.arm == arm) & (table.split == split) & (table.n == n)]
-    return sel.groupby(key)[["pairwise_acc", "gold"]].agg(["mean", "std"])
+def points_table(table: pd.DataFrame, split: str = "heldout") -> pd.DataFrame:
+    """One row per (seed, arm, point) of ``split``: its pairwise accuracy (the same at every n) and its data.
+
+    Columns: seed, arm, point, pairwise_acc, and those of n_prompts, comparisons, epochs,
+    trained_comparisons, rm_steps the table has. ``rm_steps`` (the reward model's optimizer
+    steps) is filled from the reward stage's default comparisons per step when the table
+    predates it.
+    """
+    sel = table[table.split == split]
+    info = [c for c in ("n_prompts", "comparisons", "epochs", "trained_comparisons", "rm_steps") if c in sel]
+    agg = {"pairwise_acc": ("pairwise_acc", "mean"), **{c: (c, "first") for c in info}}
+    out = sel.groupby(["seed", "arm", "point"], sort=False).agg(**agg).reset_index()
+    if "rm_steps" not in out or out["rm_steps"].isna().any():
+        per_step = reward_config(0).comparisons_per_step
+        epochs = out.get("epochs", 1)
+        guess = epochs * np.ceil(out["comparisons"] / per_step)
+        out["rm_steps"] = out["rm_steps"].fillna(guess) if "rm_steps" in out else guess
+    return out
+
+
+def span_slopes(wide: pd.DataFrame) -> pd.Series:
+    """Per seed (row): least-squares slope of the values on log2(column), times the log2 span of the columns.
+
+    ``wide``: index seed, one column per grid point (its x, > 0), values the per-seed metric.
+    Each row uses its finite points; fewer than two distinct x give NaN. The result is the
+    fitted difference between the two ends, in the metric's units.
+    """
+    x = np.log2(np.asarray(wide.columns, dtype=float))
+    out = {}
+    for seed, row in wide.iterrows():
+        y = row.to_numpy(dtype=float)
+        ok = np.isfinite(y)
+        xs, ys = x[ok], y[ok]
+        if np.unique(xs).size < 2:
+            out[seed] = float("nan")
+            continue
+        xc = xs - xs.mean()
+        out[seed] = float((xc @ (ys - ys.mean())) / (xc @ xc) * (xs.max() - xs.min()))
+    return pd.Series(out, dtype=float)
+
+
+def h2_parts(diversity: pd.DataFrame, volume: pd.DataFrame) -> list[PartSpec]:
+    """H2's two parts from per-seed wide tables (index seed; columns distinct prompts, resp. comparisons)."""
+    return [PartSpec(span_slopes(diversity).to_numpy(), GREATER, H2_DELTA,
+                     name="diversity: slope of pairwise accuracy on log2(distinct prompts) x log2 span"),
+            PartSpec(span_slopes(volume).to_numpy(), GREATER, H2_DELTA,
+                     name="volume: slope of pairwise accuracy on log2(comparisons) x log2 span")]
+
+
+def _wide(points: pd.DataFrame, arm: str, x: str, column: str = "pairwise_acc") -> pd.DataFrame:
+    sel = points[points.arm == arm]
+    if sel.empty:
+        return pd.DataFrame(index=sorted(points.seed.unique()))
+    return sel.pivot_table(index="seed", columns=x, values=column, aggfunc="mean").sort_index(axis=1)
+
+
+def smallest_trained_volume(points: pd.DataFrame, min_steps: int = MIN_STEPS) -> int | None:
+    """The smallest volume-arm comparisons whose reward models took >= ``min_steps`` optimizer steps on every seed."""
+    vol = points[points.arm == "volume"]
+    steps = vol.groupby("comparisons")["rm_steps"].min()
+    ok = steps[steps >= min_steps]
+    return int(ok.index.min()) if len(ok) else None
+
+
+def epoch_points(points: pd.DataFrame) -> dict[str, pd.Series] | None:
+    """Per-seed pairwise accuracy of the epochs arm: 'k over D', '1 over D', '1 over kD' (None without the arm).
+
+    Identified by their data, not their labels: k epochs over D is the point with the most
+    epochs; 1 epoch over D has its comparisons at one epoch; 1 epoch over kD the most
+    comparisons at one epoch.
+    """
+    ep = points[points.arm == "epochs"]
+    if ep.empty or ep.epochs.max() < 2:
+        return None
+    k_rows = ep[ep.epochs == ep.epochs.max()]
+    base = int(k_rows.comparisons.iloc[0])
+    one = ep[ep.epochs == 1]
+    pick = {"k over D": k_rows, "1 over D": one[one.comparisons == base],
+            "1 over kD": one[one.comparisons == one.comparisons.max()] if len(one) else one}
+    return {key: rows.groupby("seed")["pairwise_acc"].mean() for key, rows in pick.items()}
+
+
+def g5_parts(tiny: pd.Series, epochs: dict[str, pd.Series] | None) -> list[PartSpec]:
+    """G5's three parts from per-seed pairwise accuracies.
+
+    ``tiny``: per seed, the accuracy at the smallest volume with a few optimizer steps (empty:
+    no such volume, the part has no values); ``epochs``: :func:`epoch_points`.
+    """
+    nan = pd.Series(dtype=float)
+    ep = epochs or {"k over D": nan, "1 over D": nan, "1 over kD": nan}
+    same = (ep["k over D"] - ep["1 over D"]).dropna()
+    better = (ep["1 over kD"] - ep["k over D"]).dropna()
+    return [PartSpec((tiny - 0.5).to_numpy(dtype=float), EQUIVALENT, CHANCE_MARGIN,
+                     name="smallest trained volume: pairwise accuracy - 0.5"),
+            PartSpec(same.to_numpy(dtype=float), EQUIVALENT, EPOCHS_MARGIN,
+                     name="k epochs over D - 1 epoch over D (pairwise accuracy)"),
+            PartSpec(better.to_numpy(dtype=float), GREATER, EPOCHS_DELTA,
+                     name="1 epoch over kD - k epochs over D (pairwise accuracy)")]
+
+
+def _part_notes(finding: Finding) -> str:
+    """Each part as 'name: estimate [lo, hi] (verdict)'."""
+    out = []
+    for part in finding.parts:
+        lo, hi = part["ci"]
+        ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
+        est = part["estimate"]
+        est = f"{est:+.3f}" if est is not None else "n/a"
+        out.append(f"{part['name']}: {est} {ci} ({part['verdict']}{'; ' + part['note'] if part['note'] else ''})")
+    return "; ".join(out)
 
 
 def _figure(table: pd.DataFrame, headline_n: int) -> Figure:
@@ -142,13 +263,13 @@ def _figure(table: pd.DataFrame, headline_n: int) -> Figure:
             for column, label in (("pairwise_acc", "pairwise acc"), ("gold", f"best-of-{headline_n} gold")):
                 m = sel.groupby(key)[column].agg(["mean", "std"]).fillna(0.0)
                 ax.errorbar(m.index, m["mean"], yerr=m["std"], fmt=style, capsize=3, label=f"{label} ({split})")
-            ax.set_xscale("log")
+            ax.set_xscale("log", base=2)
         sel = table[(table.arm == "epochs") & (table.split == split) & (table.n == headline_n)]
         m = sel.groupby("point", sort=False)["pairwise_acc"].agg(["mean", "std"]).fillna(0.0)
         axes[2].errorbar(range(len(m)), m["mean"], yerr=m["std"], fmt=style, capsize=3, label=f"pairwise acc ({split})")
         axes[2].set_xticks(range(len(m)), m.index, rotation=10)
     axes[0].set(title="equal comparisons: diversity vs depth", xlabel="distinct prompts (fewer responses each)",
-                ylabel="accuracy")
+                ylabel="accuracy (mean ± sd over seeds)")
     axes[1].set(title="volume", xlabel="comparisons")
     axes[2].set(title="epochs")
     for ax in axes:
@@ -157,76 +278,52 @@ def _figure(table: pd.DataFrame, headline_n: int) -> Figure:
     return fig
 
 
-def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16, chance_margin: float = 0.05,
-            epochs_margin: float = 0.02) -> list[Finding]:
-    """H2 and G5 from the table alone: paired effects over seeds (t intervals) and verdicts.
+def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16,
+            min_steps: int = MIN_STEPS) -> list[Finding]:
+    """H2 and G5 from the table alone, by the pre-registered protocol (docs/findings.md).
 
-    ``chance_margin``: an RM within 0.5 +- this pairwise accuracy counts as near chance;
-    ``epochs_margin``: k epochs over D counts as equal to 1 epoch over D within this accuracy.
+    Every part reduces each seed to one number (a slope over grid points times its span, or a
+    paired difference of held-out pairwise accuracy) and is decided by a t interval over seeds;
+    the finding by :func:`rlhf_nb.axes.results.decided_finding`. ``headline_n`` is only the
+    best-of-n budget of the reported gold numbers and the figure. ``min_steps``: G5 (1) reads
+    the smallest volume whose reward models took at least this many optimizer steps.
     """
     n = headline_n if headline_n in set(table.n) else int(table.n.max())
-    seeds = int(table.seed.nunique())
     fig_rel = save_figure(_figure(table, n), results_dir, AXIS, AXIS)
-    held = table[(table.split == "heldout") & (table.n == n)]
+    points = points_table(table)
 
-    # H2, part 1: at equal comparisons, the most-prompts point against the fewest-prompts point.
-    div = held[held.arm == "diversity"]
-    most, fewest = div.n_prompts.max(), div.n_prompts.min()
-    d_acc = paired_seed_effect(_by_seed(div, "pairwise_acc", n_prompts=most),
-                               _by_seed(div, "pairwise_acc", n_prompts=fewest))
-    d_bon = paired_seed_effect(_by_seed(div, "gold", n_prompts=most), _by_seed(div, "gold", n_prompts=fewest))
-    # H2, part 2: accuracy grows with volume (largest against smallest volume), and the fitted law.
-    vol = held[held.arm == "volume"]
-    big, small = vol.comparisons.max(), vol.comparisons.min()
-    v_acc = paired_seed_effect(_by_seed(vol, "pairwise_acc", comparisons=big),
-                               _by_seed(vol, "pairwise_acc", comparisons=small))
-    volume_text = "too few points for a fitted law (need 3 or more volumes and 6 or more runs)"
-    if vol.comparisons.nunique() >= 3 and len(vol) >= 6:
-        try:
-            fit = analyse_runs(vol.rename(columns={"comparisons": "x", "pairwise_acc": "metric"}),
-                               forms="log_linear,saturating_power", n_boot=200 if seeds >= 3 else 0,
-                               title="RM pairwise accuracy vs comparisons")
-            save_figure(fit.figure, results_dir, AXIS, "volume_fit")
-            volume_text = fit.finding
-        except ValueError as err:
-            volume_text = f"volume fit not possible: {err}"
-    h2_parts = [d_acc.verdict(), v_acc.verdict()]
-    means = div.groupby("n_prompts")["pairwise_acc"].mean().sort_index(ascending=False)
-    h2 = Finding(
-        id="H2", axis=AXIS, claim=registered_claim("H2"),
-        verdict=combine(*h2_parts), effect=d_acc.estimate, ci=d_acc.ci, n_seeds=d_acc.n,
-        effect_label=f"held-out pairwise accuracy, {most} prompts minus {fewest} prompts at equal comparisons",
-        figure=fig_rel,
-        numbers={"diversity_pairwise_acc_by_prompts": {int(k): round(float(v), 4) for k, v in means.items()},
-                 f"diversity_best_of_{n}_gold_effect": [d_bon.estimate, *d_bon.ci],
-                 "volume_effect_pairwise_acc": [v_acc.estimate, *v_acc.ci], "volume_range": [int(small), int(big)],
-                 "volume_fit": volume_text},
-        note=(f"diversity effect {d_acc.signed()} ({h2_parts[0]}); best-of-{n} gold effect {d_bon.signed()}; "
-              f"volume {small}->{big} comparisons: {v_acc.signed()} ({h2_parts[1]})"),
-    )
+    # H2
+    div, vol = _wide(points, "diversity", "n_prompts"), _wide(points, "volume", "comparisons")
+    held_n = table[(table.split == "heldout") & (table.n == n)]
+    held_points = held_n.groupby(["seed", "arm", "point"], sort=False).agg(
+        gold=("gold", "mean"), n_prompts=("n_prompts", "first"), comparisons=("comparisons", "first")).reset_index()
+    div_gold = span_slopes(_wide(held_points, "diversity", "n_prompts", "gold"))
+    h2 = decided_finding(
+        "H2", h2_parts(div, vol), axis=AXIS, figure=fig_rel,
+        effect_label="held-out pairwise accuracy: fitted difference between the fewest and the most distinct prompts "
+                     "at equal comparisons (slope on log2 prompts x log2 span)",
+        numbers={"diversity_pairwise_acc_by_prompts": {int(k): round(float(v), 4) for k, v in div.mean().items()},
+                 "volume_pairwise_acc_by_comparisons": {int(k): round(float(v), 4) for k, v in vol.mean().items()},
+                 "diversity_points": [int(c) for c in div.columns], "volume_points": [int(c) for c in vol.columns],
+                 f"diversity_best_of_{n}_gold_slope_x_span (reported, not a part)":
+                     decide(div_gold.to_numpy(), GREATER, H2_DELTA).to_dict() | {"values": div_gold.tolist()}})
+    h2.note = _part_notes(h2)
 
-    # G5: the smallest volume near chance; k epochs over D ~ 1 epoch over D; 1 epoch over kD better.
-    tiny = _by_seed(vol, "pairwise_acc", comparisons=small)
-    tiny_gain = _by_seed(vol, "gold_gain", comparisons=small)
-    chance = paired_seed_effect(tiny, pd.Series(0.5, index=tiny.index))
-    ep = held[held.arm == "epochs"]
-    labels = list(dict.fromkeys(ep.point))  # k epochs over D, 1 epoch over D, 1 epoch over kD
-    k_over_d, one_over_d, one_over_kd = (_by_seed(ep, "pairwise_acc", point=lab) for lab in labels)
-    same = paired_seed_effect(k_over_d, one_over_d)
-    better = paired_seed_effect(one_over_kd, k_over_d)
-    g5_parts = [chance.equivalence(chance_margin), same.equivalence(epochs_margin), better.verdict()]
-    g5 = Finding(
-        id="G5", axis=AXIS, claim=registered_claim("G5"),
-        verdict=combine(*g5_parts), effect=better.estimate, ci=better.ci, n_seeds=better.n,
-        effect_label=f"held-out pairwise accuracy, {labels[2]} minus {labels[0]}",
-        figure=fig_rel,
-        numbers={"smallest_volume": int(small),
-                 "smallest_volume_pairwise_acc_minus_half": [chance.estimate, *chance.ci],
-                 f"smallest_volume_best_of_{n}_gold_gain": float(tiny_gain.mean()) if len(tiny_gain) else float("nan"),
-                 "k_epochs_minus_1_epoch_over_D": [same.estimate, *same.ci],
-                 "pairwise_acc": {lab: float(s.mean()) for lab, s in zip(labels, (k_over_d, one_over_d, one_over_kd))}},
-        note=(f"{small} comparisons: accuracy - 0.5 = {chance.signed()} (near chance within {chance_margin}: "
-              f"{g5_parts[0]}); {labels[0]} - {labels[1]} = {same.signed()} (equal within {epochs_margin}: "
-              f"{g5_parts[1]}); {labels[2]} - {labels[0]} = {better.signed()} ({g5_parts[2]})"),
-    )
+    # G5
+    small = smallest_trained_volume(points, min_steps)
+    vol_rows = points[points.arm == "volume"]
+    tiny = (vol_rows[vol_rows.comparisons == small].groupby("seed")["pairwise_acc"].mean() if small is not None
+            else pd.Series(dtype=float))
+    epochs = epoch_points(points)
+    g5 = decided_finding(
+        "G5", g5_parts(tiny, epochs), axis=AXIS, figure=fig_rel,
+        effect_label=(f"held-out pairwise accuracy - 0.5 at {small} comparisons (the smallest volume with at least "
+                      f"{min_steps} optimizer steps)" if small is not None else
+                      f"held-out pairwise accuracy - 0.5: no volume with at least {min_steps} optimizer steps"),
+        numbers={"smallest_trained_volume": small, "min_steps": min_steps,
+                 "steps_by_volume": {int(c): float(v) for c, v in vol_rows.groupby("comparisons")["rm_steps"].min().items()},
+                 "epochs_pairwise_acc": ({k: float(v.mean()) for k, v in epochs.items()} if epochs else None),
+                 "epochs_points": list(dict.fromkeys(points[points.arm == "epochs"].point))})
+    g5.note = (_part_notes(g5) if small is not None else
+               f"no volume reached {min_steps} optimizer steps: part 1 has no values; " + _part_notes(g5))
     return [h2, g5]

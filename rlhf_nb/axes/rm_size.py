@@ -1,7 +1,9 @@
 """RM size axis: reward models of several sizes on the same data, each initialised from an SFT policy of its own size.
 
-Feeds H3 (its best-of-n half: a larger RM's best-of-n gain; the RL half is the RL axes') and
-G3 (read along n by :mod:`rlhf_nb.axes.best_of_n`, which uses these same runs). The data is
+Feeds H3 (its best-of-n half, the reported finding ``H3-bon``: one part, per seed the largest
+RM's held-out best-of-n gold gain minus the smallest RM's at ``headline_n``, "> 0", δ 0.02,
+decided by :func:`rlhf_nb.axes.results.decided_finding`; the RL half is the RL axes') and G3
+(read along n by :mod:`rlhf_nb.axes.best_of_n`, which uses these same runs). The data is
 fixed: comparisons sampled from the seed's default SFT policy (the policy best-of-n then
 optimises), as in Gao et al., where one policy's samples train proxy RMs of every size. Each
 RM of preset ``p`` starts from the pipeline's default SFT run with ``policy=p``, so the SFT
@@ -9,20 +11,18 @@ models are shared with the policy-size axes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..analysis import paired_seed_effect
+from ..analysis.decision import GREATER, PartSpec, decide
 from ..models import check_model_spec
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
-from .findings import claim as registered_claim
-from .results import Finding, axis_figure, save_figure
+from .results import Finding, axis_figure, decided_finding, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "rm_size"
@@ -96,33 +96,44 @@ def _figure(table: pd.DataFrame, n: int) -> Figure:
     return fig
 
 
+DELTA = 0.02
+"""SESOI of H3-bon: best-of-n gold gain, larger minus smaller RM"""
+
+
+def h3_bon_part(held: pd.DataFrame, small: str, large: str, column: str = "gold_gain") -> PartSpec:
+    """Per seed, ``column`` of RM ``large`` minus RM ``small`` (rows of one split and n; seeds missing either drop)."""
+    by = held.groupby(["seed", "rm_size"])[column].mean().unstack("rm_size")
+    diff = (by[large] - by[small]).dropna() if {small, large} <= set(by.columns) else pd.Series(dtype=float)
+    return PartSpec(diff.to_numpy(dtype=float), GREATER, DELTA,
+                    name=f"{column}: RM {large} - RM {small}")
+
+
 def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16) -> list[Finding]:
-    """The best-of-n half of H3: the largest RM's best-of-n gain against the smallest's, paired by seed."""
+    """The best-of-n half of H3, by the pre-registered protocol: the largest RM's best-of-n gain minus the smallest's."""
     n = headline_n if headline_n in set(table.n) else int(table.n.max())
     fig_rel = save_figure(_figure(table, n), results_dir, AXIS, AXIS)
     order = size_order(table)
     small, large = order[0], order[-1]
     held = table[(table.split == "heldout") & (table.n == n)]
-
-    def per_seed(size: str, column: str, frame: pd.DataFrame = held) -> pd.Series:
-        return frame[frame.rm_size == size].groupby("seed")[column].mean()
-
-    gain = paired_seed_effect(per_seed(large, "gold_gain"), per_seed(small, "gold_gain"))
-    acc = paired_seed_effect(per_seed(large, "pairwise_acc"), per_seed(small, "pairwise_acc"))
     ood = table[(table.split == "ood") & (table.n == n)]
-    gain_ood = paired_seed_effect(per_seed(large, "gold_gain", ood), per_seed(small, "gold_gain", ood))
+    gain = h3_bon_part(held, small, large)
+    acc = h3_bon_part(held, small, large, "pairwise_acc")
+    gain_ood = h3_bon_part(ood, small, large)
     by_size = held.groupby("rm_size")[["rm_params", "pairwise_acc", "gold_gain"]].mean().loc[order]
-    corr = float(np.corrcoef(np.log(by_size.rm_params), by_size.gold_gain)[0, 1]) if len(order) > 2 else float("nan")
-    v = gain.verdict()
-    return [Finding(
-        id="H3-bon", axis=AXIS, claim=registered_claim("H3-bon"),
-        verdict=v, effect=gain.estimate, ci=gain.ci, n_seeds=gain.n,
+    reported = {name: decide(p.values, p.claim, p.delta).to_dict() | {"values": [float(v) for v in p.values]}
+                for name, p in (("pairwise_acc_large_minus_small (reported)", acc),
+                                ("ood_gain_large_minus_small (reported)", gain_ood))}
+    finding = decided_finding(
+        "H3-bon", [replace(gain, name=f"held-out best-of-{n} gold gain over n = 1, RM {large} - RM {small}")],
+        axis=AXIS, figure=fig_rel,
         effect_label=f"held-out best-of-{n} gold gain over n = 1, RM {large} minus RM {small}",
-        figure=fig_rel,
-        numbers={"by_size": {s: {k: float(x) for k, x in r.items()} for s, r in by_size.iterrows()},
-                 "pairwise_acc_large_minus_small": [acc.estimate, *acc.ci],
-                 "ood_gain_large_minus_small": [gain_ood.estimate, *gain_ood.ci],
-                 "corr_log_params_vs_gain": corr},
-        note=(f"best-of-{n} gain {large} - {small} = {gain.signed()} ({v}); pairwise accuracy "
-              f"{acc.signed()}; OOD gain difference {gain_ood.signed()}"),
-    )]
+        numbers={"by_size": {s: {k: float(x) for k, x in r.items()} for s, r in by_size.iterrows()}, **reported})
+    part = finding.parts[0]
+    lo, hi = part["ci"]
+    ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
+    est = f"{part['estimate']:+.3f}" if part["estimate"] is not None else "n/a"
+    acc_d = decide(acc.values, acc.claim, acc.delta)
+    finding.note = (f"best-of-{n} gain {large} - {small} = {est} {ci} ({part['verdict']}"
+                    f"{'; ' + part['note'] if part['note'] else ''}); pairwise accuracy {large} - {small} "
+                    f"{acc_d.estimate:+.3f} (reported)")
+    return [finding]

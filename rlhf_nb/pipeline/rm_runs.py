@@ -7,8 +7,15 @@ shared by every reward model evaluated on it. From the pool:
 - pairwise accuracy: over every (right, wrong) pair of responses to one prompt, the share the
   reward model orders right (ties count half);
 - best-of-n, n = 1 .. N: the gold accuracy of the response the reward model picks among n
-  samples, and its proxy score, with the unbiased estimator of :mod:`rlhf_nb.scoring.best_of_n`,
-  next to the KL upper bound ln n - (n-1)/n and the oracle (picking by gold).
+  samples, and its proxy score, with the unbiased estimator of :mod:`rlhf_nb.scoring.best_of_n`
+  (``gold``; ``gold_even`` / ``gold_odd`` on the prompts of even / odd index, two disjoint
+  halves), and the oracle (picking by gold);
+- the exact KL of best-of-n over each prompt's pool (``kl_exact``, computed per prompt with
+  :func:`rlhf_nb.analysis.bon_kl.exact_bon_kl_curve`, identical completions grouped, then
+  averaged over prompts; with replacement from the pool's empirical distribution) beside the
+  upper bound ln n - (n-1)/n (``kl_bound``), and ``gold_wr``, the gold of that same
+  with-replacement selection rule, so that gold against sqrt(``kl_exact``) describes one
+  selection rule exactly (see :mod:`rlhf_nb.scoring.best_of_n` for the reconciliation).
 
 Store stages (each cached, so a finished seed costs nothing to rerun):
 
@@ -56,6 +63,9 @@ from .runs import reward_params
 
 EVAL_SPLITS = ("heldout", "ood")
 DEFAULT_NS = (1, 2, 4, 8, 16, 32, 64)
+EVAL_COLUMNS_VERSION = 2
+"""bumped when ``bon.csv`` gains columns, so a store's older evaluations are recomputed (2: kl_exact, gold_wr,
+gold_even/gold_odd)"""
 
 
 @dataclass(frozen=True)
@@ -223,7 +233,7 @@ def evaluate_on_pool(reward, pool: ResponsePool, ns: Sequence[int]) -> tuple[dic
         primary = "outcome"
     frames = []
     for agg, scores in per_agg.items():
-        curve = best_of_n_curve(scores, gold, ns)
+        curve = best_of_n_curve(scores, gold, ns, responses=pool.responses)
         curve.insert(0, "aggregate", agg)
         curve["primary"] = agg == primary
         curve["pairwise_acc"] = pool_pairwise_accuracy(scores, pool.correct)
@@ -235,6 +245,7 @@ def evaluate_on_pool(reward, pool: ResponsePool, ns: Sequence[int]) -> tuple[dic
         metrics[f"bon/{row.n}/gold"] = row.gold
         metrics[f"bon/{row.n}/proxy"] = row.proxy
         metrics[f"bon/{row.n}/oracle"] = row.oracle
+        metrics[f"bon/{row.n}/kl_exact"] = row.kl_exact
     return metrics, table
 
 
@@ -243,7 +254,7 @@ def run_reward_eval(store: RunStore | str | Path, task: Task, rm: Run, sft: Run,
     store = as_store(store)
     pools = {split: run_eval_pool(store, task, sft, split, config) for split in config.splits}
     params = {"upstream": {"reward": rm.run_id, **{f"pool/{s}": r.run_id for s, r in pools.items()}},
-              "ns": list(config.ns)}
+              "ns": list(config.ns), "columns_version": EVAL_COLUMNS_VERSION}
 
     def compute(out: Path) -> dict[str, Any]:
         reward = load_reward(rm.path / "model")
@@ -292,6 +303,7 @@ def reward_model_result(store: RunStore | str | Path, task: Task, config: Reward
     rows["rm_params"] = rm.metrics["rm/params"]
     rows["rm_seconds"] = rm.metrics["rm/seconds"]
     rows["rm_train_pairwise_acc"] = rm.metrics["rm/train/pairwise_acc"]
+    rows["rm_steps"] = rm.metrics.get("rm/steps", np.nan)  # optimizer steps (G5: a data size needs a few)
     rows["distinct_text_pairs"] = rm.metrics.get("data/distinct_text_pairs", np.nan)
     rows["sampled_prompts"] = rm.metrics.get("data/sampled_prompts", np.nan)
     rows["pool_share_correct"] = rm.metrics.get("data/pool_share_correct", np.nan)
@@ -308,5 +320,3 @@ def reward_model_result(store: RunStore | str | Path, task: Task, config: Reward
     rows["pool_runs"] = "+".join(p.run_id for p in pools)
     rows["sft_flops"], rows["sft_run"] = data_sft.metrics["sft/flops"], data_sft.run_id
     return RMResult(rm, evaluation, rows)
-
-
