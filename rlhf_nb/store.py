@@ -27,9 +27,9 @@ from filelock import FileLock
 
 DONE_MARKER = "DONE"
 FAILED_RECORD = "FAILED.json"
-SCHEMA_VERSION = 2  # bump when a stage's meaning changes, so old results are not reused (2: sampling leaves the
+SCHEMA_VERSION = 3  # bump when a stage's meaning changes, so old results are not reused (2: sampling leaves the
 # caller's random state alone and uses only the chosen settings, PPO scores the sampled ids, OOD prompts held out,
-# step labels of what was written, RLOO FLOPs as run)
+# step labels of what was written, RLOO FLOPs as run; 3: samples of Llama-shaped models drawn by the fast sampler)
 
 
 def canonical_json(obj: Any) -> str:

@@ -17,11 +17,20 @@ Two promises every helper here keeps:
 - only the settings chosen here shape a sample (:func:`generation_config`): nothing a
   checkpoint ships in its ``generation_config`` (repetition penalty, n-gram blocking, top-k,
   extra end-of-sequence ids, ...) leaks in.
+
+Two samplers keep them, and :func:`sample` picks one per model (:func:`sampler_name`): the fast
+sampler (:mod:`rlhf_nb.scoring.fast_sampler`: the Llama decoding forward written out, seeded
+with a ``torch.Generator`` of its own) for a plain ``LlamaForCausalLM`` it supports, else HF
+``generate`` (:func:`sample_hf`). Both sample exactly from the model's distribution at the
+given temperature, but they draw different random numbers: the same seed gives different
+(equally distributed) samples on the two paths, so whoever records a run's parameters records
+:func:`sampler_name` too. :func:`use_sampler` forces one for a block of code.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import torch
@@ -117,14 +126,13 @@ def seeded_rng(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
     """Inside the block torch's random streams for ``device`` (and the CPU's) start from ``seed``; after it
     they are exactly what they were before, as if the block had not run.
 
-    Why a fork of the global streams rather than a ``torch.Generator`` of our own: ``generate``
-    in transformers 5 takes no generator and draws its samples from the global stream of the
-    model's device. Forking is exact (``generate`` runs unchanged, every one of its code paths
-    included, and draws the very numbers it drew before this helper existed, so seeded
-    evaluations keep their values) and the simplest (re-implementing sampling through a logits
-    processor or a loop of our own would duplicate ``generate``'s stopping, caching and padding
-    logic, and change every sample). Only the CPU stream and the stream of ``device`` are forked
-    and seeded; other GPUs of the process are not touched.
+    Used by :func:`sample_hf` (the fast sampler takes a ``torch.Generator`` of its own). Why a
+    fork of the global streams there rather than a generator: ``generate`` in transformers 5
+    takes no generator and draws its samples from the global stream of the model's device.
+    Forking is exact (``generate`` runs unchanged, every one of its code paths included, and
+    draws the very numbers it drew before this helper existed, so seeded HF samples keep their
+    values). Only the CPU stream and the stream of ``device`` are forked and seeded; other GPUs
+    of the process are not touched.
     """
     device = torch.device(device)
     if device.type == "cpu":
@@ -148,13 +156,17 @@ class Samples:
     ``completion_ids`` are the sampled tokens up to and including the first end-of-sequence
     token when one was emitted (else all ``max_new_tokens`` of them); ``prompt_ids`` are the
     prompt ids the model was conditioned on (without padding). Scoring ``prompt_ids[i] +
-    completion_ids[i]`` scores exactly what was sampled.
+    completion_ids[i]`` scores exactly what was sampled. ``logprobs[i][j]`` is the log-probability
+    (nats) of ``completion_ids[i][j]`` under the distribution it was drawn from: the model's at
+    ``temperature`` (for greedy decoding, at temperature 1); at temperature 1 their sum is what
+    :func:`sequence_logprobs` gives, up to float rounding.
     """
 
     prompts: list[str]
     completions: list[str]
     completion_ids: list[list[int]]
     prompt_ids: list[list[int]] = field(default_factory=list)
+    logprobs: list[list[float]] = field(default_factory=list)
 
 
 def _cut_at_eos(row: list[int], eos: list[int]) -> list[int]:
@@ -163,7 +175,45 @@ def _cut_at_eos(row: list[int], eos: list[int]) -> list[int]:
     return row[: ends[0] + 1] if ends else row
 
 
-@torch.no_grad()
+SAMPLERS = ("auto", "hf", "fast")
+_FORCED: ContextVar[str] = ContextVar("rlhf_nb_sampler", default="auto")
+
+
+@contextmanager
+def use_sampler(name: str) -> Iterator[None]:
+    """Inside the block :func:`sample` uses ``name``: "hf" (HF ``generate``), "fast" (refuses an unsupported
+    model) or "auto" (fast when the model supports it, the default outside any block). Nests; per thread/task."""
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler={name!r}: use one of {SAMPLERS}")
+    token = _FORCED.set(name)
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
+def sampler_name(model: PreTrainedModel, sampler: str | None = None) -> str:
+    """The sampler :func:`sample` uses for ``model``: "fast" or "hf".
+
+    ``sampler`` (default: the one :func:`use_sampler` set, else "auto") is "auto" (fast when
+    :func:`rlhf_nb.scoring.fast_sampler.unsupported_reason` finds nothing against it), "hf", or
+    "fast" (raises ValueError, with the reason, for a model the fast sampler cannot run exactly).
+    """
+    from .fast_sampler import unsupported_reason
+
+    sampler = sampler or _FORCED.get()
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler={sampler!r}: use one of {SAMPLERS}")
+    if sampler == "hf":
+        return "hf"
+    reason = unsupported_reason(model)
+    if reason is None:
+        return "fast"
+    if sampler == "fast":
+        raise ValueError(f"sampler='fast' cannot run this model: {reason}; use 'auto' or 'hf'")
+    return "hf"
+
+
 def sample(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -177,16 +227,39 @@ def sample(
     """One completion per prompt (repeat a prompt to draw several), seeded for reproducibility.
 
     The same arguments give the same samples, whatever the caller's random state, and the
-    caller's random state is left as it was (:func:`seeded_rng`). Chunk k of ``batch_size``
-    prompts draws from a stream seeded by the k-th number of a ``torch.Generator`` seeded with
-    ``seed``. The model samples with :func:`generation_config` only.
+    caller's random state is left as it was. Chunk k of ``batch_size`` prompts draws from a
+    stream seeded by the k-th number of a ``torch.Generator`` seeded with ``seed``. The model
+    samples with :func:`generation_config`'s settings only. The sampler is
+    :func:`sampler_name`'s choice: :func:`rlhf_nb.scoring.fast_sampler.sample_fast` or
+    :func:`sample_hf`.
     """
+    model.eval()  # both paths sample the model in eval mode (no dropout) and leave it there
+    if sampler_name(model) == "fast":
+        from .fast_sampler import sample_fast
+
+        return sample_fast(model, tokenizer, prompts, max_new_tokens, greedy, temperature, seed, batch_size)
+    return sample_hf(model, tokenizer, prompts, max_new_tokens, greedy, temperature, seed, batch_size)
+
+
+@torch.no_grad()
+def sample_hf(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    max_new_tokens: int,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> Samples:
+    """:func:`sample` through HF ``generate``, inside a forked, seeded copy of the global streams (:func:`seeded_rng`)."""
     model.eval()
     device = next(model.parameters()).device
     chunk_seeds = torch.Generator(device="cpu").manual_seed(seed)
     config = generation_config(tokenizer, max_new_tokens, greedy, temperature)
+    config.output_logits, config.return_dict_in_generate = True, True  # the log-probs of what was sampled
     eos = eos_token_ids(tokenizer)
-    texts, ids_out, prompt_ids = [], [], []
+    texts, ids_out, prompt_ids, logps_out = [], [], [], []
     for start in range(0, len(prompts), batch_size):
         chunk_ids = prompt_token_ids(tokenizer, prompts[start : start + batch_size])
         input_ids, attention_mask = pad_ids(chunk_ids, tokenizer.pad_token_id, side="left")
@@ -194,12 +267,22 @@ def sample(
         with seeded_rng(chunk_seed, device), _only_generation_config(model, config):
             out = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
                                  generation_config=config)
-        for ids, row in zip(chunk_ids, out[:, input_ids.shape[1] :].tolist()):
+        generated = out.sequences[:, input_ids.shape[1] :]
+        if generated.shape[1]:
+            # the raw logits of each step, scaled as the sampler scaled them (greedy: temperature 1)
+            logits = torch.stack(out.logits, dim=1).float()
+            if not greedy and temperature != 1.0:
+                logits = logits / temperature
+            step_logps = torch.log_softmax(logits, dim=-1).gather(-1, generated[..., None]).squeeze(-1).tolist()
+        else:
+            step_logps = [[] for _ in chunk_ids]
+        for ids, row, lps in zip(chunk_ids, generated.tolist(), step_logps):
             row = _cut_at_eos(row, eos)
             prompt_ids.append(list(ids))
             ids_out.append(row)
+            logps_out.append(lps[: len(row)])
             texts.append(tokenizer.decode(row, skip_special_tokens=True))
-    return Samples(list(prompts), texts, ids_out, prompt_ids)
+    return Samples(list(prompts), texts, ids_out, prompt_ids, logps_out)
 
 
 @torch.no_grad()

@@ -8,15 +8,27 @@ fresh generation batch of ``prompts_per_step * samples_per_prompt`` completions.
 The reward is a plain callable (:mod:`rlhf_nb.scoring.rewards`): the proxy reward model, or the gold
 verifier. The other one is passed with weight 0, so TRL logs the gold reward of every
 training batch without optimising it (and the proxy's, when training on gold).
+
+Rollouts (``RLStageConfig.sampler``): TRL's trainers sample with HF ``generate``, which on
+tiny models costs several times the arithmetic per token. With the fast sampler
+(:mod:`rlhf_nb.scoring.fast_sampler`) GRPO draws its rollouts through TRL's own
+``rollout_func`` hook and RLOO (which has none) through :func:`fast_rloo_trainer_class`, a
+subclass that replaces only ``_generate_single_turn``; scoring, advantages, losses and
+optimisation stay TRL's. :func:`resolve_sampler` decides which sampler a run uses; the run
+records it (metric ``rl/sampler``), and ``sampler`` is a config field, so a run asked to sample
+another way is another run id.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from datasets import Dataset
 
 from ..compute import forward_flops, train_flops
@@ -24,6 +36,7 @@ from ..device import VLLM_MODES, vllm_generation_kwargs
 from ..models import count_parameters, is_preset_model, load_causal_lm, load_tokenizer
 from ..scoring.reward_models import load_reward
 from ..scoring.rewards import GoldReward
+from ..scoring.sampling import SAMPLERS, sampler_name, use_sampler
 from ..tasks.protocol import Task
 from ..typed_values import normalize_fields
 from .common import log_history_frame, quiet, save_trained, trainer_kwargs
@@ -67,6 +80,8 @@ class RLStageConfig:
     """seed for sampling, data order and dropout"""
     use_vllm: str = "off"
     """GRPO/RLOO generation: off (HF generate), auto (vLLM when installed and on a GPU) or on (vLLM or an error)"""
+    sampler: str = "auto"
+    """rollouts: fast (rlhf_nb.scoring.fast_sampler), hf (HF generate) or auto (fast where the policy allows it)"""
 
     def __post_init__(self):
         normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
@@ -85,6 +100,11 @@ class RLStageConfig:
             )
         if self.use_vllm not in VLLM_MODES:
             raise ValueError(f"use_vllm={self.use_vllm!r}: use one of {VLLM_MODES}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler={self.sampler!r}: use one of {SAMPLERS}")
+        if self.sampler == "fast" and self.use_vllm != "off" and self.algorithm != "ppo":
+            raise ValueError(f"sampler='fast' with use_vllm={self.use_vllm!r}: the rollouts are drawn one way; "
+                             "pick sampler='fast' with use_vllm='off', or a vLLM mode with sampler='auto' or 'hf'")
         if self.kl_coef < 0:
             raise ValueError(f"kl_coef={self.kl_coef}: a KL penalty weight cannot be negative")
         if not 0 < self.learning_rate < 1:
@@ -149,16 +169,20 @@ def train_rl(
     proxy = load_reward(reward_model_dir) if reward_model_dir is not None else None
     tracker = PolicyTracker(task, tokenizer, ref_model, task.problems("heldout", config.track_prompts, config.seed + 7),
                             config.track_every_steps, config.max_completion_tokens, config.seed, reward=proxy)
+    sampler = resolve_sampler(config, policy)
     start = time.perf_counter()
-    if config.algorithm == "ppo":
-        from .ppo import train_ppo
+    # the stage's own samples (PPO's rollouts, the tracker's) are drawn as the run's: by HF generate when it
+    # resolved to hf, else as sample() chooses (fast for the policy that resolve_sampler found supported)
+    with use_sampler("hf" if sampler == "hf" else "auto"):
+        if config.algorithm == "ppo":
+            from .ppo import train_ppo
 
-        log = train_ppo(config, task, policy, ref_model, tokenizer, proxy, tracker)
-        model = policy
-    else:
-        trainer, log = _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir,
-                                  is_preset_model(sft_model_dir))
-        model = trainer.model
+            log = train_ppo(config, task, policy, ref_model, tokenizer, proxy, tracker)
+            model = policy
+        else:
+            trainer, log = _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir,
+                                      is_preset_model(sft_model_dir), sampler=sampler)
+            model = trainer.model
     seconds = time.perf_counter() - start
     if config.algorithm == "ppo":
         model.save_pretrained(out_dir / "model")
@@ -183,6 +207,7 @@ def train_rl(
         "rl/peak/gold_acc": float(best["gold_acc"]),
         "rl/peak/step": int(best["step"]),
         "rl/start/gold_acc": float(curve["gold_acc"].iloc[0]),
+        "rl/sampler": sampler,
     }
 
 
@@ -200,8 +225,9 @@ def rl_pass_counts(config: RLStageConfig) -> dict[str, int]:
 
     Keys (each a count of passes per completion, the same for every optimizer step):
 
-    - ``generation``: the policy samples the completion (HF ``generate`` with a KV cache, or
-      vLLM: each prompt and each sampled token goes through the policy once), forward only;
+    - ``generation``: the policy samples the completion (HF ``generate`` with a KV cache, the
+      fast sampler (``sampler``) or vLLM: each prompt and each sampled token goes through the
+      policy once), forward only;
     - ``old_logprobs``: the policy re-scores the finished batch under ``torch.no_grad`` to get
       the "old" log-probabilities of the clipped ratio, forward only;
     - ``reference``: the reference (SFT) model scores it, forward only, when ``kl_coef > 0``;
@@ -273,9 +299,127 @@ def rl_flops(config: RLStageConfig, n_policy: int, n_reward: int) -> float:
             + passes["reward"] * forward_flops(n_reward, tokens))
 
 
-def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir, model_is_preset=True):
-    from trl import GRPOTrainer, RLOOTrainer
+def _sharded_launch() -> str | None:
+    """Why the policy's weights are not whole on every process (DeepSpeed or FSDP under accelerate), or None."""
+    for var, name in (("ACCELERATE_USE_DEEPSPEED", "DeepSpeed"), ("ACCELERATE_USE_FSDP", "FSDP")):
+        if os.environ.get(var, "false").lower() in ("1", "true", "yes"):
+            return f"{name} launch (the sampler needs the whole weights on each process)"
+    return None
 
+
+def resolve_sampler(config: RLStageConfig, policy) -> str:
+    """How a run draws its rollouts: "fast", "hf" or (GRPO/RLOO under vLLM) "vllm".
+
+    ``config.sampler``: "hf" is HF ``generate``; "fast" is :mod:`rlhf_nb.scoring.fast_sampler`
+    and raises ValueError, with the reason, where it cannot run (a policy it does not support,
+    attention dropout, which TRL's rollouts would apply in training mode, or weights sharded by
+    DeepSpeed/FSDP); "auto" is fast wherever fast would not raise, else hf. When TRL generates
+    with vLLM (``use_vllm``), the rollouts are vLLM's whatever the sampler.
+    """
+    if config.algorithm in ("grpo", "rloo") and _generates_with_vllm(config):
+        return "vllm"
+    if config.sampler == "hf":
+        return "hf"
+    reasons = []
+    if config.algorithm in ("grpo", "rloo"):
+        if float(getattr(policy.config, "attention_dropout", 0.0) or 0.0) > 0:
+            reasons.append("attention dropout (TRL samples in training mode)")
+        if _sharded_launch():
+            reasons.append(_sharded_launch())
+    if reasons:
+        if config.sampler == "fast":
+            raise ValueError(f"sampler='fast' cannot draw these rollouts: {'; '.join(reasons)}; use 'auto' or 'hf'")
+        return "hf"
+    return sampler_name(policy, config.sampler)
+
+
+class FastRollouts:
+    """A TRL trainer's rollouts drawn by the fast sampler, with the trainer's own generation settings.
+
+    Called as GRPO's ``rollout_func(prompts, trainer)`` (TRL 1.16's contract: the prompts of this
+    process, each already repeated once per sample by TRL's sampler; returns ``prompt_ids``,
+    ``completion_ids`` and the sampled tokens' ``logprobs``), and by
+    :func:`fast_rloo_trainer_class` through :meth:`completions`. Prompts are tokenized by the
+    trainer (``_tokenize_prompts``, as its own generation path does); completions are cut after the
+    first of the trainer's ``eos_token_ids`` and run to ``max_completion_length`` otherwise, sampled
+    at the trainer's ``temperature`` (TRL's other generation settings, top-k/top-p/min-p and
+    repetition penalty, must be off: :func:`_fast_rollouts_ok`). Call k on process r draws from a
+    ``torch.Generator`` seeded with (seed, r, k): the same run draws the same rollouts, and the
+    global random streams are neither read nor advanced.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+        self.calls = 0
+
+    def _generator(self, trainer, device: torch.device) -> torch.Generator:
+        import numpy as np
+
+        state = np.random.SeedSequence([self.seed, int(trainer.accelerator.process_index), self.calls])
+        self.calls += 1
+        return torch.Generator(device=device).manual_seed(int(state.generate_state(1)[0]))
+
+    def completions(self, trainer, prompt_ids: list[list[int]]) -> tuple[list[list[int]], list[list[float]]]:
+        from ..scoring.fast_sampler import FastLlamaDecoder
+
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        decoder = FastLlamaDecoder(model)  # raises, with the reason, for a model it cannot run
+        generator = self._generator(trainer, decoder.device)
+        return decoder.generate([list(p) for p in prompt_ids], trainer.max_completion_length, trainer.eos_token_ids,
+                                trainer._tokenizer.pad_token_id, temperature=trainer.temperature,
+                                generator=generator).rows()
+
+    def __call__(self, prompts: list, trainer) -> dict[str, list]:
+        prompt_ids, images, multimodal_fields = trainer._tokenize_prompts(prompts)
+        if images is not None or multimodal_fields:
+            raise ValueError("the fast sampler draws text-only rollouts; use sampler='hf' for multimodal prompts")
+        completion_ids, logprobs = self.completions(trainer, prompt_ids)
+        return {"prompt_ids": [list(p) for p in prompt_ids], "completion_ids": completion_ids, "logprobs": logprobs}
+
+
+def _fast_rollouts_ok(args) -> None:
+    """Refuse TRL generation settings the fast sampler does not apply (it samples plainly at ``temperature``)."""
+    on = {name: getattr(args, name, None) for name, is_off in (
+        ("top_p", lambda v: v is None or v == 1.0),
+        ("top_k", lambda v: not v),
+        ("min_p", lambda v: not v),
+        ("repetition_penalty", lambda v: v is None or v == 1.0),
+        ("generation_kwargs", lambda v: not v),
+        ("use_transformers_continuous_batching", lambda v: not v),
+    ) if not is_off(getattr(args, name, None))}
+    if on:
+        raise ValueError(f"the fast sampler samples plainly at the trainer's temperature, but these are set: {on}; "
+                         "use sampler='hf'")
+
+
+@functools.cache
+def fast_rloo_trainer_class():
+    """TRL's ``RLOOTrainer`` with its rollouts drawn by :class:`FastRollouts` (``fast_rollouts`` attribute).
+
+    RLOO in TRL 1.16 has no ``rollout_func``: its text-only, HF-``generate`` path is
+    ``_generate_single_turn(prompt_ids, images, multimodal_fields) -> completion_ids``, and that
+    one method is overridden (vLLM, continuous batching and multimodal prompts go to TRL's own).
+    """
+    from trl import RLOOTrainer
+
+    class FastSamplingRLOOTrainer(RLOOTrainer):
+        fast_rollouts: FastRollouts | None = None
+
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields):
+            if (self.fast_rollouts is None or self.use_vllm or self.use_transformers_continuous_batching
+                    or images is not None or multimodal_fields):
+                return super()._generate_single_turn(prompt_ids, images, multimodal_fields)
+            completion_ids, _ = self.fast_rollouts.completions(self, prompt_ids)
+            return completion_ids
+
+    return FastSamplingRLOOTrainer
+
+
+def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir, model_is_preset=True, sampler=None):
+    """Build and run TRL's GRPO/RLOO trainer; ``sampler`` (default: :func:`resolve_sampler`) draws its rollouts."""
+    from trl import GRPOTrainer
+
+    sampler = sampler or resolve_sampler(config, policy)
     gold = GoldReward(task)
     if config.reward == "proxy":
         funcs, weights = [proxy, gold], [1.0, 0.0]
@@ -283,8 +427,23 @@ def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir, model_i
         funcs, weights = [gold] + ([proxy] if proxy else []), [1.0] + ([0.0] if proxy else [])
     problems = task.problems("train", config.train_prompts, config.seed)
     data = Dataset.from_dict({"prompt": [p.prompt for p in problems], "answer": [str(p.answer) for p in problems]})
-    cls = GRPOTrainer if config.algorithm == "grpo" else RLOOTrainer
-    trainer = quiet(cls(model=policy, reward_funcs=funcs, args=_trl_config(config, out_dir, weights, model_is_preset),
-                        train_dataset=data, processing_class=tokenizer, callbacks=[tracker]))
+    args = _trl_config(config, out_dir, weights, model_is_preset)
+    kwargs = dict(model=policy, reward_funcs=funcs, args=args, train_dataset=data, processing_class=tokenizer,
+                  callbacks=[tracker])
+    if sampler == "fast":
+        _fast_rollouts_ok(args)
+        rollouts = FastRollouts(config.seed)
+        if config.algorithm == "grpo":
+            with warnings.catch_warnings():  # TRL 1.16 marks rollout_func experimental
+                warnings.filterwarnings("ignore", message=".*'rollout_func'.*experimental", category=UserWarning)
+                trainer = GRPOTrainer(**kwargs, rollout_func=rollouts)
+        else:
+            trainer = fast_rloo_trainer_class()(**kwargs)
+            trainer.fast_rollouts = rollouts
+    else:
+        from trl import RLOOTrainer
+
+        trainer = (GRPOTrainer if config.algorithm == "grpo" else RLOOTrainer)(**kwargs)
+    trainer = quiet(trainer)
     trainer.train()
     return trainer, log_history_frame(trainer.state.log_history)

@@ -56,7 +56,7 @@ def test_ppo_and_small_configs_ids_are_unchanged():
     assert ids == EXPECTED_PPO
 
 
-# Store schema 2 (the RL-correctness fixes: every run before them is another run). Schema 1 gave
+# Store schema 3 (the RL-correctness fixes and the fast sampler: every run before them is another run). Schema 1 gave
 # sft-95929efadf7d, reward-b9b3a1e33733, rl-31350e3843eb, eval-82577d9d37c6 for the defaults.
-EXPECTED_DEFAULT = ["sft-ad68e4134502", "reward-599bf7ded538", "rl-b7f1af3bb9d4", "eval-149286c14d22"]
-EXPECTED_PPO = ["sft-097c001a13bc", "reward-3497f3e9cc8e", "rl-9dca46521687", "eval-984dcf87745b"]
+EXPECTED_DEFAULT = ["sft-756d28c8e6be", "reward-8243c3dd4483", "rl-6a30f85b80df", "eval-2a3decbc4a97"]
+EXPECTED_PPO = ["sft-986e21a2af80", "reward-3b2109e2acc5", "rl-154b4f71d271", "eval-b15779726d2d"]
