@@ -197,14 +197,12 @@ def _figure(table: pd.DataFrame, fits: pd.DataFrame, split: str, order: list[str
     return fig
 
 
-def analyze(table: pd.DataFrame, results_dir: str | Path, split: str = "heldout", n_boot: int = 0) -> list[Finding]:
+def analyze(table: pd.DataFrame, results_dir: str | Path, split: str = "heldout") -> list[Finding]:
     """G1 and G3 from the table alone, by the pre-registered protocol (docs/findings.md): see the module docstring.
 
-    ``n_boot`` is accepted for the notebook's parameter and unused: nothing here is bootstrapped
-    over seeds (findings.md: never a bootstrap over fewer than 10 seed groups; fits describe,
-    per-seed parameters decide).
+    Nothing here is bootstrapped over seeds (findings.md: never a bootstrap over fewer than 10
+    seed groups; fits describe, per-seed parameters decide).
     """
-    del n_boot
     order = size_order(table)
     small = order[0]
     fits = per_seed_fits(table, split)

@@ -19,10 +19,17 @@ in-distribution problems, so the RL gain on held-out problems is set against the
 out-of-distribution split (:mod:`rlhf_nb.axes.task_heterogeneity`), averaged over the
 equal-samples runs of every algorithm and paired by seed.
 
-H5 (PPO ≈ GRPO): the final held-out sampled gold accuracy of PPO minus GRPO, paired by seed,
-lies within ``margin`` (the larger of the notebook's margin and the seed spread of GRPO's
-result). Stability is reported beside: the seed spread of each algorithm's result and its
-drawdown (peak tracked gold minus final tracked gold).
+H5 (PPO ≈ GRPO), decided by the pre-registered protocol of docs/findings.md (:func:`h5_parts`):
+per seed, PPO - GRPO in tracked gold at matched KL to the SFT policy, "equivalent" within the
+constant δ 0.03. The rule (one of the two findings.md allows, fixed here): on the equal-samples
+runs, d_match = the largest sqrt(KL) both runs of the seed reach (the smaller of their largest
+tracked sqrt(KL)); each run's gold is read at d_match on its tracked curve, first crossing,
+linear in sqrt(KL) (:func:`rlhf_nb.axes.rl_length_kl.gain_at_sqrt_kl`). d_match is chosen from
+the KL, never from the gold. The same contrast on the equal-compute runs, and the final
+held-out gold difference at both budgets, are reported beside, not counted. Stability is
+reported per method and budget: the share of seeds whose gold collapses, a collapse being a
+final tracked gold more than 0.02 below the run's gold at step 0 (its SFT policy); with the
+drawdown (peak tracked gold minus final tracked gold) beside it.
 
 Cost at the defaults (policy s, 16 x 8, 60 steps, KL coefficient 0.2; one torch thread, in
 the default study on 2 cores): about 110 s per seed once the SFT model and reward model exist
@@ -37,18 +44,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE, seed_effect
+from ..analysis.decision import PartSpec, decide
 from ..pipeline.policy_runs import parameter_count, point_rows, run_point
 from ..pipeline.runs import run_reward, run_sft
 from ..stages.rl import ALGORITHMS, rl_flops
 from ..store import RunStore
-from .findings import claim as registered_claim
 from .policy_family import Scale, final_rows, fmt
-from .results import Finding, axis_figure, save_figure
+from .results import Finding, axis_figure, decided_finding, save_figure
+from .rl_length_kl import gain_at_sqrt_kl
 from .task_heterogeneity import h8_finding
 
 AXIS = "method"
 METRIC = "rl_heldout_sampled_acc"
+H5_DELTA = 0.03
+"""H5's pre-registered equivalence margin (gold accuracy), a constant"""
+COLLAPSE_DROP = 0.02
+"""a run collapses when its final tracked gold is more than this below its gold at step 0"""
 
 
 def equal_compute_steps(config, algorithms: list[str], n_policy: int, n_reward: int) -> dict[str, int]:
@@ -79,14 +90,80 @@ def run_seed(seed: int, store: RunStore | str | Path, *, algorithms: list[str], 
     return pd.concat(frames, ignore_index=True)
 
 
-def analyze(table: pd.DataFrame, results_dir: str | Path, margin: float = 0.03) -> list[Finding]:
+def matched_kl_difference(a: pd.DataFrame, b: pd.DataFrame) -> tuple[float, float]:
+    """(gold of run a - gold of run b at d_match, d_match): d_match the largest sqrt(KL) both runs reach.
+
+    ``a`` and ``b`` are one run each (tracked rows with ``step``, ``sqrt_kl``, ``gold``). NaN when
+    either run never leaves sqrt(KL) 0 (no KL to match at).
+    """
+    a, b = a.sort_values("step"), b.sort_values("step")
+    d = float(min(a["sqrt_kl"].max(), b["sqrt_kl"].max()))
+    if not np.isfinite(d) or d <= 0:
+        return float("nan"), d
+    return gain_at_sqrt_kl(a["sqrt_kl"], a["gold"], d) - gain_at_sqrt_kl(b["sqrt_kl"], b["gold"], d), d
+
+
+def collapsed(curve: pd.DataFrame, drop: float = COLLAPSE_DROP) -> bool:
+    """Whether one run's final tracked gold lies more than ``drop`` below its gold at step 0."""
+    c = curve.sort_values("step")
+    return bool(float(c["gold"].iloc[-1]) < float(c["gold"].iloc[0]) - drop)
+
+
+def h5_parts(table: pd.DataFrame, margin: float = H5_DELTA) -> tuple[list[PartSpec], dict]:
+    """H5's counted part (PPO - GRPO at matched KL, equal-samples runs) and the contrasts beside it."""
+    numbers: dict = {}
+    values = {}
+    for budget in ("equal_samples", "equal_compute"):
+        runs = {(a, int(s)): c for (a, s), c in
+                table[table["budget"] == budget].groupby(["algorithm", "seed"])}
+        seeds = sorted({s for (_, s) in runs})
+        diffs, ds = [], []
+        for s in seeds:
+            if ("ppo", s) in runs and ("grpo", s) in runs:
+                diff, d = matched_kl_difference(runs[("ppo", s)], runs[("grpo", s)])
+            else:
+                diff, d = float("nan"), float("nan")
+            diffs.append(diff)
+            ds.append(d)
+        values[budget] = (seeds, np.array(diffs, dtype=float), ds)
+    seeds, main, d_match = values["equal_samples"]
+    parts = [PartSpec(main, "equivalent", margin, "PPO - GRPO tracked gold at the largest common sqrt(KL), "
+                                                  "equal samples")]
+    numbers["seeds"] = seeds
+    numbers["d_match_equal_samples"] = [float(d) for d in d_match]
+    _, comp, d_comp = values["equal_compute"]
+    numbers["matched_kl_equal_compute"] = {"values": comp.tolist(), "d_match": [float(d) for d in d_comp],
+                                           **decide(comp, "equivalent", margin).to_dict()}
     final = final_rows(table)
-    seeds = sorted(final["seed"].unique())
+    for budget in ("equal_samples", "equal_compute"):
+        wide = final[final["budget"] == budget].pivot_table(index="seed", columns="algorithm", values=METRIC)
+        if {"ppo", "grpo"} <= set(wide.columns):
+            diff = (wide["ppo"] - wide["grpo"]).to_numpy(float)
+            numbers[f"final_heldout_gold_ppo_minus_grpo_{budget}"] = {
+                "values": diff.tolist(), **decide(diff, "equivalent", margin).to_dict()}
+    return parts, numbers
+
+
+def stability(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per ``budget/algorithm``: the share of seeds whose gold collapses, with the seeds and the mean drawdown."""
+    out = {}
+    for (b, a), runs in table.groupby(["budget", "algorithm"]):
+        flags = [collapsed(c) for _, c in runs.groupby("seed")]
+        draw = [float(c["gold"].max() - c.sort_values("step")["gold"].iloc[-1]) for _, c in runs.groupby("seed")]
+        out[f"{b}/{a}"] = {"collapsed_share": float(np.mean(flags)), "collapsed": int(np.sum(flags)),
+                           "seeds": len(flags), "mean_drawdown": round(float(np.mean(draw)), 4)}
+    return out
+
+
+def analyze(table: pd.DataFrame, results_dir: str | Path, margin: float = H5_DELTA) -> list[Finding]:
+    """H8 and H5 from the method axis's table.
+
+    ``margin`` is H5's pre-registered margin (0.03); another value is another study design, and
+    the finding's note says so.
+    """
+    final = final_rows(table)
     algorithms = [a for a in ALGORITHMS if a in set(final["algorithm"])]
-    by_run = table.groupby(["budget", "algorithm", "seed"])
-    peak = by_run["gold"].max()
-    same = final[final["budget"] == "equal_samples"]  # the runs H8 and the stability figures read
-    drawdown = peak - by_run.apply(lambda c: float(c.sort_values("step")["gold"].iloc[-1]), include_groups=False)
+    same = final[final["budget"] == "equal_samples"]  # the runs H8 reads
 
     fig, axes = axis_figure(4)
     for i, budget in enumerate(("equal_samples", "equal_compute")):
@@ -100,10 +177,10 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, margin: float = 0.03) 
         axes[i].legend()
     for a in algorithms:
         c = table[(table["algorithm"] == a) & (table["budget"] == "equal_samples")]
-        m = c.groupby("rl_compute_to_step")["gold"].mean()
-        axes[2].plot(m.index, m.values, marker=".", label=a)
-    axes[2].set(xlabel="RL FLOPs spent (estimated)", ylabel="tracked gold accuracy",
-                title="gold along training against compute")
+        m = c.groupby("step")[["sqrt_kl", "gold"]].mean()
+        axes[2].plot(m["sqrt_kl"], m["gold"], marker=".", label=a)
+    axes[2].set(xlabel="sqrt(KL to SFT), tracked", ylabel="tracked gold accuracy",
+                title="H5: gold along training against sqrt(KL), equal samples")
     axes[2].legend()
     gains = same.groupby("algorithm")[["gain_heldout_sampled_acc", "gain_ood_sampled_acc"]].agg(["mean", "std"])
     gains = gains.reindex(algorithms)
@@ -116,42 +193,45 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, margin: float = 0.03) 
     axes[3].set(xticks=x, xticklabels=algorithms, ylabel="RL gain in sampled gold accuracy",
                 title="H8: gain on the trained skill vs an untrained one")
     axes[3].legend()
-    fig.tight_layout()
     rel = save_figure(fig, results_dir, AXIS, "h5_method")
 
     stats = final.groupby(["budget", "algorithm"])[METRIC].agg(["mean", "std"])
     numbers = {
         "final_gold": {f"{b}/{a}": round(float(v), 4) for (b, a), v in stats["mean"].items()},
         "seed_sd": {f"{b}/{a}": (round(float(v), 4) if np.isfinite(v) else None) for (b, a), v in stats["std"].items()},
-        "peak_tracked_gold": {f"{b}/{a}": round(float(v), 4) for (b, a), v in peak.groupby(level=[0, 1]).mean().items()},
-        "drawdown": {f"{b}/{a}": round(float(v), 4) for (b, a), v in drawdown.groupby(level=[0, 1]).mean().items()},
+        "stability": stability(table),
         "rl_flops": {f"{b}/{a}": float(v) for (b, a), v in
                      final.groupby(["budget", "algorithm"])["rl_compute_to_step"].mean().items()},
         "rl_step_seconds": {a: round(float(v), 4) for a, v in
                             same.groupby("algorithm")["rl_step_seconds"].mean().items()},
         "sft_gold": round(float(final["sft_heldout_sampled_acc"].mean()), 4),
+        "margin": margin,
     }
     h8 = h8_finding(same, AXIS, figure=rel)
+    design = ("" if margin == H5_DELTA else
+              f" The margin {margin:g} differs from the pre-registered {H5_DELTA:g}: this is another study design.")
     if not {"ppo", "grpo"} <= set(algorithms):
-        return [h8, Finding("H5", registered_claim("H5"), INCONCLUSIVE, float("nan"), (float("nan"), float("nan")), len(seeds),
-                        figure=rel, axis=AXIS, numbers=numbers, note="PPO and GRPO were not both run")]
-    effects = {}
-    for budget in ("equal_samples", "equal_compute"):
-        wide = final[final["budget"] == budget].pivot_table(index="seed", columns="algorithm", values=METRIC)
-        effects[budget] = seed_effect(wide["ppo"] - wide["grpo"])
-    spread = same[same.algorithm == "grpo"][METRIC].std()
-    used_margin = max(margin, float(spread) if np.isfinite(spread) else 0.0)
-    main = effects["equal_samples"]
-    numbers["ppo_minus_grpo_equal_compute"] = [effects["equal_compute"].estimate, *effects["equal_compute"].ci]
-    numbers["margin"] = used_margin
-    return [h8, Finding(
-        id="H5", claim=registered_claim("H5"), verdict=main.equivalence(used_margin), effect=main.estimate, ci=main.ci,
-        n_seeds=len(seeds), effect_label="PPO - GRPO final held-out sampled gold acc at equal samples "
-                                         f"(equivalence margin {used_margin:.3g})",
-        figure=rel, axis=AXIS, numbers=numbers,
-        note=(f"At equal compute PPO - GRPO is {effects['equal_compute'].text()}. Final gold: "
-              + ", ".join(f"{a} {fmt(numbers['final_gold'].get('equal_samples/' + a, np.nan))}" for a in algorithms)
-              + f" (SFT {fmt(numbers['sft_gold'])}); peak tracked gold along training: "
-              + ", ".join(f"{a} {fmt(numbers['peak_tracked_gold'].get('equal_samples/' + a, np.nan))}"
-                          for a in algorithms) + "."),
-    )]
+        parts = [PartSpec([], "equivalent", margin, "PPO and GRPO were not both run")]
+        return [h8, decided_finding("H5", parts, figure=rel, axis=AXIS, numbers=numbers,
+                                    note="PPO and GRPO were not both run." + design)]
+    parts, h5_numbers = h5_parts(table, margin)
+    numbers.update(h5_numbers)
+    h5 = decided_finding("H5", parts, figure=rel, axis=AXIS, numbers=numbers,
+                         effect_label=f"PPO - GRPO tracked gold at matched sqrt(KL), equal samples "
+                                      f"(equivalence, δ {margin:g})")
+    p = h5.parts[0]
+    comp = numbers["matched_kl_equal_compute"]
+    collapse = ", ".join(f"{k} {v['collapsed']}/{v['seeds']}" for k, v in numbers["stability"].items())
+    h5.note = (f"PPO - GRPO at the largest common sqrt(KL): {_text(p)}; at equal compute (reported): {_text(comp)}. "
+               "Final gold: " + ", ".join(f"{a} {fmt(numbers['final_gold'].get('equal_samples/' + a, np.nan))}"
+                                         for a in algorithms)
+               + f" (SFT {fmt(numbers['sft_gold'])}). Seeds whose gold collapsed: {collapse}." + design)
+    return [h8, h5]
+
+
+def _text(record: dict) -> str:
+    est, (lo, hi) = record.get("estimate"), record.get("ci", [None, None])
+    if est is None:
+        return f"n/a ({record.get('verdict', '')})"
+    ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
+    return f"{est:+.3f} {ci} ({record['verdict']})"

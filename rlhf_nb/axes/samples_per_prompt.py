@@ -17,6 +17,19 @@ than sampling saturating. ``rl_reward="proxy"`` runs the paper's setting instead
 The measured outcome is the held-out *sampled* gold accuracy of the final policy (greedy
 accuracy saturates near 0.95 quickly on this task), with the SFT policy's beside it.
 
+H1 is decided by the pre-registered protocol (docs/findings.md; :func:`h1_parts`), per seed on
+the fixed-prompts series, with n_1 < n_2 < ... < n_k the values of samples per prompt:
+
+1. first doubling gain, gold(n_2) - gold(n_1), claim "greater", δ 0.02;
+2. last doubling gain minus a third of the first, (gold(n_k) - gold(n_{k-1})) - (gold(n_2) -
+   gold(n_1)) / 3, claim "less", δ 0.01 (needs k >= 3; with two values it has no values and
+   the finding cannot be shown).
+
+The equal-total series is its own contrast, reported beside in ``numbers`` and not counted:
+its gain from the smallest to the largest n at a fixed batch ("greater", δ 0.02), and the
+batch-size effect, the fixed-prompts gain over the same span minus the equal-total gain
+("greater", δ 0.02).
+
 Cost at the defaults (policy s, GRPO against the gold verifier, 2/4/8 samples and the
 equal-total series, 60 steps; one torch thread, in the default study on 2 cores): about
 100-105 s per seed once the SFT model exists.
@@ -29,15 +42,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE, NOT_SHOWN, SHOWN, combine, seed_effect
+from ..analysis.decision import PartSpec, decide
 from ..pipeline.policy_runs import point_rows, run_point
 from ..store import RunStore
-from .findings import claim as registered_claim
 from .policy_family import Scale, final_rows, fmt
-from .results import Finding, axis_figure, save_figure
+from .results import Finding, axis_figure, decided_finding, save_figure
 
 AXIS = "samples_per_prompt"
 METRIC = "rl_heldout_sampled_acc"
+RISE_DELTA = 0.02
+"""H1 part 1: the smallest first-doubling gain in gold accuracy that matters (docs/findings.md)"""
+SATURATION_DELTA = 0.01
+"""H1 part 2: SESOI of the contrast last-doubling gain - first/3 (claim < 0)"""
+EQUAL_TOTAL_DELTA = 0.02
+"""SESOI of the equal-total contrasts reported beside H1 (gold accuracy)"""
 
 
 def grid(samples: list[int], prompts_per_step: int, equal_total: int, algorithm: str) -> list[tuple[str, int, int]]:
@@ -79,10 +97,44 @@ def doubling_gains(final: pd.DataFrame, series: str) -> pd.DataFrame:
     return pd.DataFrame({f"{a}->{b}": wide[b] - wide[a] for a, b in zip(ns, ns[1:])}, index=wide.index)
 
 
+def h1_parts(final: pd.DataFrame) -> tuple[list[PartSpec], dict]:
+    """H1's two counted parts (per-seed values) from the final rows, and the numbers reported beside them.
+
+    ``final``: one row per run with ``seed``, ``series``, ``samples_per_prompt`` and
+    ``rl_heldout_sampled_acc`` (e.g. :func:`rlhf_nb.axes.policy_family.final_rows`).
+    """
+    gains = doubling_gains(final, "fixed_prompts")
+    nan = pd.Series(np.nan, index=gains.index, dtype=float)
+    first = gains.iloc[:, 0] if gains.shape[1] >= 1 else nan
+    last_minus = (gains.iloc[:, -1] - first / 3) if gains.shape[1] >= 2 else nan
+    parts = [
+        PartSpec(first.to_numpy(float), "greater", RISE_DELTA,
+                 f"first doubling gain {gains.columns[0] if gains.shape[1] else ''}".strip()),
+        PartSpec(last_minus.to_numpy(float), "less", SATURATION_DELTA,
+                 f"last doubling gain {gains.columns[-1] if gains.shape[1] >= 2 else ''} - first/3".replace("  ", " ")),
+    ]
+    numbers: dict = {"seeds": [int(s) for s in gains.index],
+                     "doublings": list(gains.columns),
+                     "per_seed_doubling_gains": {c: [float(v) for v in gains[c]] for c in gains.columns}}
+    if gains.shape[1] >= 2:
+        numbers["gain_last_doubling"] = decide(gains.iloc[:, -1].to_numpy(float), "greater", RISE_DELTA).to_dict()
+    eq = doubling_gains(final, "equal_total")
+    if eq.shape[1]:
+        span_eq = eq.sum(axis=1)  # gold(largest n) - gold(smallest n) at a fixed batch
+        numbers["equal_total_gain_smallest_to_largest_n"] = {
+            "values": [float(v) for v in span_eq], **decide(span_eq.to_numpy(float), "greater", EQUAL_TOTAL_DELTA).to_dict()}
+        fixed_cols = [c for c in gains.columns]
+        if gains.shape[1] and set(eq.columns) == set(fixed_cols):
+            batch = (gains.sum(axis=1) - span_eq).dropna()
+            numbers["batch_size_effect"] = {
+                "values": [float(v) for v in batch],
+                **decide(batch.to_numpy(float), "greater", EQUAL_TOTAL_DELTA).to_dict()}
+    return parts, numbers
+
+
 def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
     """H1 from the fixed-prompts series; the equal-total series is reported beside it."""
     final = final_rows(table)
-    seeds = sorted(final["seed"].unique())
     fig, axes = axis_figure(2)
     for series, ax in zip(("fixed_prompts", "equal_total"), axes):
         part = final[final["series"] == series]
@@ -99,54 +151,37 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
         ax.set(xlabel="samples per prompt (log2)", ylabel="held-out sampled gold accuracy", title=what)
         ax.legend()
     fig.suptitle("H1: gold accuracy after RL against samples per prompt (mean ± sd over seeds)")
-    fig.tight_layout()
     rel = save_figure(fig, results_dir, AXIS, "h1_samples_per_prompt")
 
-    gains = doubling_gains(final, "fixed_prompts")
-    numbers: dict = {"seeds": [int(s) for s in seeds]}
-    if gains.shape[1] < 2:
-        return [Finding("H1", registered_claim("H1"), INCONCLUSIVE, float("nan"), (float("nan"),) * 2,
-                        len(seeds), "last - first/3 doubling gain", rel, AXIS,
-                        note="fewer than three values of samples per prompt: no doubling to compare")]
-    first, last = gains.iloc[:, 0], gains.iloc[:, -1]
-    rise = seed_effect(first)
-    shrink = seed_effect(last - first / 3)
-    last_e = seed_effect(last)
-    # "The last doubling's gain is under a third of the first's, or within noise."
-    saturates = shrink.verdict(direction=-1)
-    if saturates != SHOWN and last_e.n >= 2 and last_e.ci[0] <= 0 <= last_e.ci[1]:
-        saturates = SHOWN
-    verdict_ = combine(rise.verdict(+1), saturates)
+    parts, numbers = h1_parts(final)
     means = final[final["series"] == "fixed_prompts"].groupby("samples_per_prompt")[METRIC].mean()
-    numbers.update({
-        "gold_by_n_fixed_prompts": {int(k): round(float(v), 4) for k, v in means.items()},
-        "sft_gold": round(float(final["sft_heldout_sampled_acc"].mean()), 4),
-        "gain_first_doubling": [rise.estimate, *rise.ci],
-        "gain_last_doubling": [last_e.estimate, *last_e.ci],
-        "first_doubling": gains.columns[0], "last_doubling": gains.columns[-1],
-    })
+    numbers["gold_by_n_fixed_prompts"] = {int(k): round(float(v), 4) for k, v in means.items()}
+    numbers["sft_gold"] = round(float(final["sft_heldout_sampled_acc"].mean()), 4)
     eq = final[final["series"] == "equal_total"]
-    note_eq = ""
     if not eq.empty:
-        eq_means = eq.groupby("samples_per_prompt")[METRIC].mean()
-        eq_gains = doubling_gains(final, "equal_total")
-        span = seed_effect(eq_gains.sum(axis=1)) if eq_gains.shape[1] else None
-        numbers["gold_by_n_equal_total"] = {int(k): round(float(v), 4) for k, v in eq_means.items()}
-        if span is not None:
-            numbers["equal_total_gain_smallest_to_largest_n"] = [span.estimate, *span.ci]
-            reading = {SHOWN: "more samples per prompt help even at a fixed batch.",
-                       NOT_SHOWN: "at a fixed batch more samples per prompt do not help: the rise above comes "
-                                  "with the bigger batch.",
-                       INCONCLUSIVE: "whether the rise above is the samples or the bigger batch is not resolved "
-                                     "at this many seeds."}[span.verdict(+1)]
-            note_eq = (f" At equal total completions ({int(eq['completions_per_step'].iloc[0])} per step), going "
-                       f"from n={eq_means.index.min()} to n={eq_means.index.max()} changes gold by {span.text()}: "
-                       + reading)
-    return [Finding(
-        id="H1", claim=registered_claim("H1"), verdict=verdict_, effect=shrink.estimate, ci=shrink.ci,
-        n_seeds=len(seeds), effect_label="last doubling gain - first/3 (gold acc, claim < 0)", figure=rel,
-        axis=AXIS, numbers=numbers,
-        note=(f"Final held-out sampled gold rises by {rise.text()} over the first doubling "
-              f"({gains.columns[0]}) and {last_e.text()} over the last ({gains.columns[-1]}); SFT baseline "
-              f"{fmt(numbers['sft_gold'])}." + note_eq),
-    )]
+        numbers["gold_by_n_equal_total"] = {int(k): round(float(v), 4) for k, v in
+                                            eq.groupby("samples_per_prompt")[METRIC].mean().items()}
+    finding = decided_finding("H1", parts, effect_label="first doubling gain in final held-out sampled gold acc "
+                              "(part 1, claim > 0)", figure=rel, axis=AXIS, numbers=numbers)
+    notes = [(f"Part 1 (first doubling {numbers['doublings'][0] if numbers['doublings'] else 'n/a'}): "
+              f"{_part_text(finding.parts[0])}."),
+             f"Part 2 (last doubling - first/3, claim < 0): {_part_text(finding.parts[1])}."
+             if len(numbers["doublings"]) >= 2 else
+             "Part 2 has no values: fewer than three values of samples per prompt, no last doubling to compare.",
+             f"SFT baseline {fmt(numbers['sft_gold'])}."]
+    if "equal_total_gain_smallest_to_largest_n" in numbers:
+        e = numbers["equal_total_gain_smallest_to_largest_n"]
+        notes.append(f"Beside it, not counted: at equal total completions ({int(eq['completions_per_step'].iloc[0])} "
+                     f"per step) gold changes by {_part_text(e)} from the smallest to the largest n"
+                     + (f"; batch-size effect (fixed-prompts minus equal-total gain) {_part_text(numbers['batch_size_effect'])}"
+                        if "batch_size_effect" in numbers else "") + ".")
+    finding.note = " ".join(notes) + (f" {finding.note}" if finding.note else "")
+    return [finding]
+
+
+def _part_text(record: dict) -> str:
+    """``+0.051 [+0.025, +0.078] (shown)`` from a decision record."""
+    lo, hi = record.get("ci", [None, None])
+    est = record.get("estimate")
+    ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
+    return f"{est:+.3f} {ci} ({record['verdict']})" if est is not None else f"n/a ({record['verdict']})"

@@ -13,7 +13,8 @@ This module holds what they run:
   counts each run once; ``rl_compute_to_step`` is the RL run's FLOPs up to each row's step;
 - :func:`bon_rows`: best-of-n by the proxy on the SFT policy (via :mod:`rlhf_nb.scoring.best_of_n`),
   cached in the store as stage ``bon_curve``, on a pool of SFT samples (stage ``bon_pool``)
-  that every reward model scoring the same SFT policy shares.
+  that every reward model scoring the same SFT policy shares; with the exact KL of best-of-n
+  over the pool (:func:`rlhf_nb.analysis.exact_bon_kl_curve`) beside the bound.
 
 What it does not do: read notebook parameters (:mod:`rlhf_nb.axes.policy_family`), choose a
 grid or state a finding (each axis module does).
@@ -110,6 +111,9 @@ def point_rows(runs: PointRuns, seen: set[str] | None = None, **labels: Any) -> 
     rows["final"] = rows["step"] == rl_cfg.rl_steps
     rows["gold"] = curve["gold_acc"].to_numpy()
     rows["gold_gain"] = rows["gold"] - curve["gold_acc"].iloc[0]
+    for half in ("even", "odd"):  # gold on each half of the tracking prompts (NaN for runs tracked before halves)
+        col = f"gold_acc_{half}"
+        rows[f"gold_{half}"] = curve[col].to_numpy() if col in curve else np.nan
     if "proxy_mean" in curve:
         rows["proxy"] = curve["proxy_mean"].to_numpy()
         rows["proxy_gain"] = rows["proxy"] - curve["proxy_mean"].iloc[0]
@@ -181,13 +185,18 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
              n_max: int, max_new_tokens: int, sample_seed: int, **labels: Any) -> pd.DataFrame:
     """Best-of-n, n = 1, 2, 4, ..., n_max, from one pool of ``n_max`` SFT samples per problem.
 
-    Rows: ``n``, ``kl_bound`` (ln n - (n-1)/n, an upper bound on the KL), ``d``, ``gold``,
-    ``proxy``, ``oracle``, ``gold_gain`` and ``proxy_gain`` over n = 1 (see
-    :func:`rlhf_nb.scoring.best_of_n.best_of_n_curve`). Cached in the store as stage ``bon_curve``.
+    Rows: the columns of :func:`rlhf_nb.scoring.best_of_n.best_of_n_curve`, among them ``n``,
+    ``kl_exact`` and ``d_exact`` (the exact KL of best-of-n over each prompt's pool, identical
+    completions grouped, averaged over prompts, and its square root: the d of docs/findings.md,
+    "Best-of-n KL"), ``kl_bound`` and ``d`` (ln n - (n-1)/n, the upper bound, and its root),
+    ``gold`` / ``gold_gain`` (unbiased, subsets without replacement), ``gold_wr`` /
+    ``gold_wr_gain`` (the draws with replacement whose KL ``kl_exact`` is), ``proxy``, ``oracle``.
+    Cached in the store as stage ``bon_curve``.
     """
     ns = [2**i for i in range(int(math.log2(n_max)) + 1)]
     pool = bon_pool(store, config, sft, problems, n_max, max_new_tokens, sample_seed)
-    params = {"task": asdict(config.task), "upstream": {"pool": pool.run_id, "reward": reward.run_id}}
+    # "kl": "exact" names what this stage computes since the exact KL column: runs without it are other runs.
+    params = {"task": asdict(config.task), "upstream": {"pool": pool.run_id, "reward": reward.run_id}, "kl": "exact"}
 
     def compute(out: Path) -> dict[str, Any]:
         samples = json.loads((pool.path / "samples.json").read_text())
@@ -195,11 +204,12 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
         prompts = [p.prompt for p in problems for _ in range(n_max)]
         scores = np.array(proxy.score(prompts, samples["completions"])).reshape(len(problems), n_max)
         gold = np.array(samples["gold"]).reshape(len(problems), n_max)
-        curve = best_of_n_curve(scores.tolist(), gold.tolist(), ns)
+        completions = [samples["completions"][i * n_max:(i + 1) * n_max] for i in range(len(problems))]
+        curve = best_of_n_curve(scores.tolist(), gold.tolist(), ns, responses=completions)
         curve.to_csv(out / "bon.csv", index=False)
         top = curve.iloc[-1]
         return {"bon/n_max": n_max, "bon/gold": float(top["gold"]), "bon/gold_gain": float(top["gold_gain"]),
-                "bon/kl_bound": float(top["kl_bound"])}
+                "bon/kl_bound": float(top["kl_bound"]), "bon/kl_exact": float(top["kl_exact"])}
 
     run = store.execute("bon_curve", params, compute)
     rows = pd.read_csv(run.path / "bon.csv")

@@ -8,18 +8,25 @@ A measurement leaves the trainer's random state alone (sampling draws from its o
 stream, see :func:`rlhf_nb.scoring.sampling.seeded_rng`), so a run's trajectory is the same
 however often it is tracked: the TRL trainers sample their rollouts from torch's global
 random stream, which a tracker that reseeded it would restart at every tracking point.
+
+Each row also holds the gold accuracy of each half of the tracking prompts (``gold_acc_even``:
+prompts at even positions of ``problems``, ``gold_acc_odd``: odd positions), from the same
+samples as ``gold_acc``. A peak along the run (a step, a KL) can then be chosen on one half and
+measured on the other, so that choosing it does not select on the noise it is measured with
+(docs/findings.md, "Selection on the same data is avoided").
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
 from ..scoring.reward_models import ProxyReward
+from ..scoring.sampling import sample, sequence_logprobs
 from ..tasks.addition import Problem
-from .evaluation import measure_samples
 
 
 class PolicyTracker(TrainerCallback):
@@ -43,17 +50,33 @@ class PolicyTracker(TrainerCallback):
         self.rows: list[dict[str, float]] = []
 
     def measure(self, model: PreTrainedModel, step: int) -> dict[str, float]:
-        """Gold accuracy, proxy mean and KL (nats per sequence) of ``model`` at ``step``; same seed every time.
+        """Gold accuracy (all prompts and each half), proxy mean and KL (nats per sequence) of ``model`` at ``step``.
 
-        Leaves the model's train/eval mode and every random state (torch, numpy, ``random``) as it found them.
+        The same seed every time, and the same samples and numbers as
+        :func:`rlhf_nb.stages.evaluation.measure_samples` gives for ``gold_acc``, ``proxy_mean``
+        and ``kl``; ``gold_acc_even`` / ``gold_acc_odd`` are the gold accuracy over the prompts at
+        even / odd positions of ``problems`` (NaN for a half without prompts). Leaves the model's
+        train/eval mode and every random state (torch, numpy, ``random``) as it found them.
         """
         if self.rows and self.rows[-1]["step"] == step:
             return self.rows[-1]
         was_training = model.training
-        row = measure_samples(self.task, model, self.tokenizer, self.problems, self.samples_per_prompt, self.max_new_tokens,
-                              self.seed, self.ref_model, self.reward)
-        row = {"step": step, "gold_acc": row.pop("sampled_acc"), **row}
-        row["sqrt_kl"] = math.sqrt(max(row["kl"], 0.0))
+        k = self.samples_per_prompt
+        prompts = [p.prompt for p in self.problems for _ in range(k)]
+        expanded = [p for p in self.problems for _ in range(k)]
+        s = sample(model, self.tokenizer, prompts, self.max_new_tokens, seed=self.seed)
+        right = np.array([float(self.task.check_answer(c, p.answer)) for p, c in zip(expanded, s.completions)])
+        half = np.repeat(np.arange(len(self.problems)) % 2, k)
+        row: dict[str, float] = {"step": step, "gold_acc": float(right.mean())}
+        for name, parity in (("gold_acc_even", 0), ("gold_acc_odd", 1)):
+            row[name] = float(right[half == parity].mean()) if (half == parity).any() else float("nan")
+        if self.reward is not None:
+            row["proxy_mean"] = float(np.mean(self.reward.score(prompts, s.completions)))
+        if self.ref_model is not None:  # both score exactly the ids that were sampled
+            lp = sequence_logprobs(model, self.tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
+            lr = sequence_logprobs(self.ref_model, self.tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
+            row["kl"] = float((lp - lr).mean())
+            row["sqrt_kl"] = math.sqrt(max(row["kl"], 0.0))
         self.rows.append(row)
         model.train(was_training)
         return row

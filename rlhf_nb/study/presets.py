@@ -52,11 +52,10 @@ SMOKE_GRIDS = {
                 "volumes": "32,128", "epochs_base": 32, "epochs_k": 2},
     "rm_size": {**_TOY_POLICY, **_TOY_RM_EVAL, "sizes": "xs,s", "rm_prompts": 32, "rm_comparisons": 64},
     "orm_vs_prm": {**_TOY_POLICY, **_TOY_RM_EVAL, "volumes": "32,64"},
-    "best_of_n": {**_TOY_POLICY, **_TOY_RM_EVAL, "sizes": "xs,s", "rm_prompts": 32, "rm_comparisons": 64,
-                  "n_boot": 50},
+    "best_of_n": {**_TOY_POLICY, **_TOY_RM_EVAL, "sizes": "xs,s", "rm_prompts": 32, "rm_comparisons": 64},
     "samples_per_prompt": {**_TOY_RL, "samples_per_prompt": "2,4", "prompts_per_step": 4, "equal_total": 8},
     "policy_size": {**{k: v for k, v in _TOY_RL.items() if k != "policy"}, "policies": "xs,s", "rm_policy": "xs"},
-    "rm_size_for_rl": {**_TOY_RL, "rm_policies": "xs,s", "bon_n": 8},
+    "rm_size_for_rl": {**_TOY_RL, "rm_policies": "xs,s", "bon_n": 8, "rm_prompts": 32, "rm_comparisons": 64},
     "rl_length_kl": {**_TOY_RL, "kl_coefs": "0,0.2", "bon_n": 8},
     "method": {**_TOY_RL, "prompts_per_step": 4, "samples_per_prompt": 2},
 }
@@ -75,7 +74,7 @@ DEFAULT_GRIDS = {
     "orm_vs_prm": {"supervisions": "orm,prm", "volumes": "64,256,1024", "eval_prompts": 48, "bon_pool_size": 32},
     "best_of_n": {"eval_prompts": 48, "bon_pool_size": 32},
     "samples_per_prompt": {**_DEFAULT_RL, "samples_per_prompt": "2,4,8", "rl_algorithm": "grpo"},
-    "policy_size": {**_DEFAULT_RL, "policies": "xs,s"},  # m: full preset (its RL runs cost ~110 s a seed)
+    "policy_size": {**_DEFAULT_RL, "policies": "xs,s,m"},  # H4 and G8 need 3 sizes (m's RL adds ~110 s a seed)
     "rm_size_for_rl": {**_DEFAULT_RL, "rm_policies": "xs,s,m"},
     "rl_length_kl": {**_DEFAULT_RL, "kl_coefs": "0,0.05,0.2"},
     "method": {**_DEFAULT_RL},
@@ -90,7 +89,7 @@ FULL_GRIDS = {
     "rm_data": dict(_FULL_RM_EVAL),
     "rm_size": dict(_FULL_RM_EVAL),
     "orm_vs_prm": {**_FULL_RM_EVAL, "supervisions": "orm,prm,multitask"},
-    "best_of_n": {**_FULL_RM_EVAL, "n_boot": 500},
+    "best_of_n": dict(_FULL_RM_EVAL),
     "samples_per_prompt": {**_FULL_RL, "samples_per_prompt": "1,2,4,8", "rl_algorithm": "ppo"},
     "policy_size": {**_FULL_RL, "policies": "xs,s,m"},
     "rm_size_for_rl": {**_FULL_RL, "rm_policies": "xs,s,m"},

@@ -93,8 +93,16 @@ def redecide(record: dict[str, Any]):
 def multiplicity(results_dir: Path) -> dict[str, Any]:
     """How many verdicts the scored findings hold, how many would be false by chance at most, and how many
     survive Holm's step-down (:func:`rlhf_nb.analysis.multiplicity_summary`), over the findings with parts."""
-    decisions = [d for fid, r in load_findings(results_dir).items() if fid in SCORED
-                 for d in [redecide(r)] if d is not None]
+    decisions = []
+    for fid, record in load_findings(results_dir).items():
+        d = redecide(record) if fid in SCORED else None
+        if d is None:
+            continue
+        if d.verdict != record["verdict"]:
+            # the axis withheld a verdict its parts alone would give (e.g. fewer grid points than the estimand
+            # needs): not a tested finding for the multiplicity count
+            d = decide_compound([PartSpec([], "greater", 0.0)])
+        decisions.append(d)
     if not decisions:
         return {"findings": 0, "tested": 0, "decided": 0, "decided_holm": 0, "expected_false_verdicts": 0.0,
                 "level": 0.95}

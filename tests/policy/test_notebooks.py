@@ -46,7 +46,8 @@ def test_notebook_runs_and_writes_findings(name, tiny_runs, policy_store, tmp_pa
     assert table.loc[table["step"] == 0, "kl"].eq(0).all()
     for finding_id in ids:
         finding = json.loads((results / "findings" / f"{finding_id}.json").read_text())
-        assert finding["verdict"] in VERDICTS and finding["axis"] == name and finding["n_seeds"] == 1
+        # n_seeds counts the seeds that gave a value (at toy scale a part may have none, e.g. G7's margin)
+        assert finding["verdict"] in VERDICTS and finding["axis"] == name and finding["n_seeds"] <= 1
         assert (results / finding["figure"]).exists()
     closing = json.loads(out.read_text())["cells"][-1]["outputs"]
     assert any(ids[0] in "".join(o.get("text", "")) for o in closing)  # the finding is stated at the end

@@ -15,8 +15,8 @@ GRIDS = {  # tiny grids that share runs with each other and with test_rm_runs (s
     # RMs start from 30-step SFT models of their size: cheap, and still a real init from an SFT run
     "rm_size": (dict(sizes="xs,s", rm_prompts=8, rm_responses_per_prompt=4, rm_comparisons=16, rm_sft_steps=30,
                      headline_n=4), ["H3-bon"]),
-    "best_of_n": (dict(sizes="xs,s", rm_prompts=8, rm_responses_per_prompt=4, rm_comparisons=16, rm_sft_steps=30,
-                       n_boot=20), ["G1", "G3"]),  # the rm_size notebook's runs, read along n
+    "best_of_n": (dict(sizes="xs,s", rm_prompts=8, rm_responses_per_prompt=4, rm_comparisons=16, rm_sft_steps=30),
+                  ["G1", "G3"]),  # the rm_size notebook's runs, read along n
 }
 
 
