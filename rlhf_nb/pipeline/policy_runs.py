@@ -175,7 +175,7 @@ def bon_pool(store: RunStore, config: PipelineConfig, sft: Run, problems: list[P
         flat = [p for p in problems for _ in range(n_max)]
         s = sample(model, tokenizer, [p.prompt for p in flat], max_new_tokens, seed=sample_seed)
         gold = [float(config.task.check_answer(c, p.answer)) for p, c in zip(flat, s.completions)]
-        (out / "samples.json").write_text(json.dumps({"completions": s.completions, "gold": gold}))
+        (out / "samples.json").write_text(json.dumps({"completions": s.completions, "gold": gold}), encoding="utf-8")
         return {"bon_pool/samples": len(flat), "bon_pool/gold": float(np.mean(gold))}
 
     return store.execute("bon_pool", params, compute)
@@ -199,7 +199,7 @@ def bon_rows(store: RunStore, config: PipelineConfig, sft: Run, reward: Run, pro
     params = {"task": asdict(config.task), "upstream": {"pool": pool.run_id, "reward": reward.run_id}, "kl": "exact"}
 
     def compute(out: Path) -> dict[str, Any]:
-        samples = json.loads((pool.path / "samples.json").read_text())
+        samples = json.loads((pool.path / "samples.json").read_text(encoding="utf-8-sig"))
         proxy = load_reward(reward.path / "model")  # an outcome or a process reward model
         prompts = [p.prompt for p in problems for _ in range(n_max)]
         scores = np.array(proxy.score(prompts, samples["completions"])).reshape(len(problems), n_max)

@@ -180,7 +180,7 @@ def run_pooled_reward(store: RunStore | str | Path, task: Task, config: RewardSt
         metrics["rm/sampling_flops"] = sampling
         metrics["pooled/policies"] = len(sfts)
         (out / "composition.json").write_text(json.dumps({"init_sft": init_sft.run_id, "parts": composition},
-                                                         indent=1))
+                                                         indent=1), encoding="utf-8")
         return metrics
 
     return store.execute(STAGE, params, compute)

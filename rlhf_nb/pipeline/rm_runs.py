@@ -133,7 +133,7 @@ def cached_chunks(store: RunStore, task: Task, sft: Run, responses_per_prompt: i
                 policy["tokenizer"] = load_tokenizer(sft.path / "model")
             pool = pool_chunk(policy["model"], policy["tokenizer"], task, responses_per_prompt, seed, index,
                               max_new_tokens)
-            (out / "pool.json").write_text(json.dumps(pool.to_json()))
+            (out / "pool.json").write_text(json.dumps(pool.to_json()), encoding="utf-8")
             return {"chunk/prompts": len(pool.prompts), "chunk/share_correct": pool.share_correct()}
         return run
 
@@ -144,7 +144,7 @@ def cached_chunks(store: RunStore, task: Task, sft: Run, responses_per_prompt: i
                   "chunk_prompts": chunk_prompts(responses_per_prompt),
                   "max_new_tokens": max_new_tokens}
         run = store.execute("rm_chunk", params, compute(index))
-        yield ResponsePool.from_json(json.loads((run.path / "pool.json").read_text()))
+        yield ResponsePool.from_json(json.loads((run.path / "pool.json").read_text(encoding="utf-8-sig")))
         index += 1
 
 
@@ -182,7 +182,7 @@ def run_eval_pool(store: RunStore | str | Path, task: Task, sft: Run, split: str
         problems = task.problems(split, config.prompts, config.seed)
         pool = sample_pool(model, tokenizer, task, split, config.prompts, config.samples_per_prompt, config.seed,
                            config.max_new_tokens, problems=problems)
-        (out / "pool.json").write_text(json.dumps(pool.to_json()))
+        (out / "pool.json").write_text(json.dumps(pool.to_json()), encoding="utf-8")
         distinct = np.mean([len(set(r)) for r in pool.responses])
         tokens = scored_tokens(tokenizer, ((p, c) for p, rs in zip(pool.prompts, pool.responses) for c in rs))
         return {"pool/share_correct": pool.share_correct(), "pool/distinct_per_prompt": float(distinct),
@@ -192,7 +192,7 @@ def run_eval_pool(store: RunStore | str | Path, task: Task, sft: Run, split: str
 
 
 def load_pool(run: Run) -> ResponsePool:
-    return ResponsePool.from_json(json.loads((run.path / "pool.json").read_text()))
+    return ResponsePool.from_json(json.loads((run.path / "pool.json").read_text(encoding="utf-8-sig")))
 
 
 # --- evaluation ----------------------------------------------------------------------------------

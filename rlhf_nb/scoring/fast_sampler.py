@@ -23,7 +23,7 @@ construction, module calls). This module does the arithmetic and little else:
   as ``generate`` does), or takes the argmax; rows stop at any end-of-sequence id and are
   padded with ``pad_id`` after it; generation ends when every row has stopped.
 
-Randomness comes from a ``torch.Generator`` the caller passes (:func:`sample_fast` seeds one
+Randomness comes from a ``torch.Generator`` the caller passes (:func:`rlhf_nb.scoring.sampling.sample_fast` seeds one
 per chunk from ``seed``); the global random streams are never read or advanced.
 
 It reports the log-probability of every sampled token under the distribution it was drawn
@@ -370,31 +370,3 @@ def generate_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, eos_id
     """Completion ids (cut after the first end-of-sequence id) and their per-token log-probs, one row per prompt."""
     return FastLlamaDecoder(model).generate(prompt_ids, max_new_tokens, eos_ids, pad_id, greedy, temperature,
                                             generator).rows()
-
-
-def sample_fast(model, tokenizer, prompts: list[str], max_new_tokens: int, greedy: bool = False,
-                temperature: float = 1.0, seed: int = 0, batch_size: int = 256):
-    """:func:`rlhf_nb.scoring.sampling.sample` through the fast decoder: the same arguments, the same :class:`Samples`.
-
-    Prompts are tokenized as ``sample`` tokenizes them; chunk k of ``batch_size`` prompts draws
-    from a ``torch.Generator`` (on the model's device) seeded by the k-th number of a
-    ``torch.Generator`` seeded with ``seed``, as ``sample`` seeds its chunks. The model's mode is
-    left as it was (the forward here has no dropout to switch off).
-    """
-    from .sampling import Samples, eos_token_ids, prompt_token_ids
-
-    decoder = FastLlamaDecoder(model)
-    chunk_seeds = torch.Generator(device="cpu").manual_seed(seed)
-    eos = eos_token_ids(tokenizer)
-    texts, ids_out, logps_out, prompt_ids = [], [], [], []
-    for start in range(0, len(prompts), batch_size):
-        chunk_ids = [list(r) for r in prompt_token_ids(tokenizer, prompts[start : start + batch_size])]
-        chunk_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=chunk_seeds))
-        generator = None if greedy else torch.Generator(device=decoder.device).manual_seed(chunk_seed)
-        rows, logps = decoder.generate(chunk_ids, max_new_tokens, eos, tokenizer.pad_token_id, greedy, temperature,
-                                       generator).rows()
-        prompt_ids.extend(chunk_ids)
-        ids_out.extend(rows)
-        logps_out.extend(logps)
-        texts.extend(tokenizer.batch_decode(rows, skip_special_tokens=True))
-    return Samples(list(prompts), texts, ids_out, prompt_ids, logps_out)

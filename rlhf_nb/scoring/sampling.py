@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from .fast_sampler import FastLlamaDecoder, unsupported_reason
+
 
 def prompt_token_ids(tokenizer: PreTrainedTokenizerBase, prompts: list[str]) -> list[list[int]]:
     """Prompt ids exactly as TRL's trainers make them from text prompts (with the tokenizer's special tokens)."""
@@ -199,7 +201,6 @@ def sampler_name(model: PreTrainedModel, sampler: str | None = None) -> str:
     :func:`rlhf_nb.scoring.fast_sampler.unsupported_reason` finds nothing against it), "hf", or
     "fast" (raises ValueError, with the reason, for a model the fast sampler cannot run exactly).
     """
-    from .fast_sampler import unsupported_reason
 
     sampler = sampler or _FORCED.get()
     if sampler not in SAMPLERS:
@@ -230,13 +231,11 @@ def sample(
     caller's random state is left as it was. Chunk k of ``batch_size`` prompts draws from a
     stream seeded by the k-th number of a ``torch.Generator`` seeded with ``seed``. The model
     samples with :func:`generation_config`'s settings only. The sampler is
-    :func:`sampler_name`'s choice: :func:`rlhf_nb.scoring.fast_sampler.sample_fast` or
+    :func:`sampler_name`'s choice: :func:`sample_fast` or
     :func:`sample_hf`.
     """
     model.eval()  # both paths sample the model in eval mode (no dropout) and leave it there
     if sampler_name(model) == "fast":
-        from .fast_sampler import sample_fast
-
         return sample_fast(model, tokenizer, prompts, max_new_tokens, greedy, temperature, seed, batch_size)
     return sample_hf(model, tokenizer, prompts, max_new_tokens, greedy, temperature, seed, batch_size)
 
@@ -317,3 +316,30 @@ def sequence_logprobs(
         logp = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
         totals.append((logp * comp_mask[:, 1:]).sum(-1).cpu())
     return torch.cat(totals) if totals else torch.zeros(0)
+
+
+@torch.no_grad()
+def sample_fast(model, tokenizer, prompts: list[str], max_new_tokens: int, greedy: bool = False,
+                temperature: float = 1.0, seed: int = 0, batch_size: int = 256):
+    """:func:`sample` through the fast decoder (:class:`rlhf_nb.scoring.fast_sampler.FastLlamaDecoder`): the same arguments, the same :class:`Samples`.
+
+    Prompts are tokenized as ``sample`` tokenizes them; chunk k of ``batch_size`` prompts draws
+    from a ``torch.Generator`` (on the model's device) seeded by the k-th number of a
+    ``torch.Generator`` seeded with ``seed``, as ``sample`` seeds its chunks. The model's mode is
+    left as it was (the forward here has no dropout to switch off).
+    """
+    decoder = FastLlamaDecoder(model)
+    chunk_seeds = torch.Generator(device="cpu").manual_seed(seed)
+    eos = eos_token_ids(tokenizer)
+    texts, ids_out, logps_out, prompt_ids = [], [], [], []
+    for start in range(0, len(prompts), batch_size):
+        chunk_ids = [list(r) for r in prompt_token_ids(tokenizer, prompts[start : start + batch_size])]
+        chunk_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=chunk_seeds))
+        generator = None if greedy else torch.Generator(device=decoder.device).manual_seed(chunk_seed)
+        rows, logps = decoder.generate(chunk_ids, max_new_tokens, eos, tokenizer.pad_token_id, greedy, temperature,
+                                       generator).rows()
+        prompt_ids.extend(chunk_ids)
+        ids_out.extend(rows)
+        logps_out.extend(logps)
+        texts.extend(tokenizer.batch_decode(rows, skip_special_tokens=True))
+    return Samples(list(prompts), texts, ids_out, prompt_ids, logps_out)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,8 +43,17 @@ from ..scoring.sampling import pad_ids
 from ..tasks.addition import Problem, step_labels
 from .common import log_history_frame, per_device_batch, quiet, trainer_kwargs
 
-if TYPE_CHECKING:
-    from .reward import RewardStageConfig
+
+class PRMSettings(Protocol):
+    """What PRM training reads of the reward stage's config (:class:`rlhf_nb.stages.reward.RewardStageConfig`),
+    named here so that this module does not import the reward stage, which imports it."""
+
+    balance_step_labels: bool
+    comparisons_per_step: int
+    epochs: int
+    learning_rate: float
+    seed: int
+    precision: str
 
 
 # --- where the steps are ---------------------------------------------------------------------
@@ -122,7 +131,7 @@ class PRMTrainer(Trainer):
         return (loss, {"logits": logits}) if return_outputs else loss
 
 
-def train_prm(config: "RewardStageConfig", examples: Sequence[tuple[Problem, str, str]], model: PreTrainedModel,
+def train_prm(config: PRMSettings, examples: Sequence[tuple[Problem, str, str]], model: PreTrainedModel,
               tokenizer: PreTrainedTokenizerBase, out_dir: Path, model_is_preset: bool = True) -> dict[str, Any]:
     """Train ``model`` (a scalar-head RM initialised from the SFT policy) on step labels of ``examples``.
 

@@ -19,12 +19,12 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from rlhf_nb.models import build_policy
 from rlhf_nb.scoring.fast_sampler import (
     FastLlamaDecoder,
-    sample_fast,
     unsupported_reason,
 )
 from rlhf_nb.scoring.sampling import (
     pad_ids,
     sample,
+    sample_fast,
     sample_hf,
     sampler_name,
     sequence_logprobs,

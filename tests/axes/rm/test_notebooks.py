@@ -7,7 +7,7 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 GRIDS = {  # tiny grids that share runs with each other and with test_rm_runs (same specs: cache hits)
     "rm_data": (dict(diversity_grid="8x4,4x8", equal_comparisons=16, volumes="8,16", volume_responses=4,
                      volume_pairs_per_prompt=2, epochs_base=8, epochs_k=2, headline_n=4), ["H2", "G5"]),

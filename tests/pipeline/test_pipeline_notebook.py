@@ -38,5 +38,5 @@ def test_cli_parameters_are_typed_from_the_notebook():
     assert typed == {"rl_steps": 7, "kl_coef": 0.1, "policy": "s"}
     with pytest.raises(ValueError, match="no parameter"):
         parse_parameter_overrides([["rl_stepz", "7"]], notebook_path("pipeline"))
-    with pytest.raises(ValueError, match="not a valid int"):
+    with pytest.raises(ValueError, match="is not an integer"):
         parse_parameter_overrides([["rl_steps", "many"]], notebook_path("pipeline"))
