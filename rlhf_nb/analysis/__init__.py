@@ -3,8 +3,8 @@
 Modules, one concern each: ``forms`` (equations and closed-form diminishing returns),
 ``validation`` (input checks), ``solvers`` (least squares and variable projection),
 ``bootstrap`` (seeded resampling), ``fitting`` (``fit_curve``), ``compare`` (``compare_forms``),
-``ratio`` (two x values), ``effects`` (effect sizes and verdicts), ``seeds`` (effects over seeds, the 3-seed rule), ``plotting``, ``summary``
-(table -> finding, for notebooks). See ``docs/fitting.md`` for the practice they follow.
+``ratio`` (two x values), ``decision`` (the pre-registered decision protocol: every verdict),
+``bon_kl`` (exact best-of-n KL), ``plotting``, ``summary`` (table -> described fit, for notebooks). See ``docs/fitting.md`` for the practice they follow.
 
 >>> import numpy as np
 >>> from rlhf_nb.analysis import fit_curve
@@ -16,6 +16,9 @@ from .bon_kl import exact_bon_kl, exact_bon_kl_curve
 from .compare import compare_forms
 from .decision import (
     CLAIMS,
+    INCONCLUSIVE,
+    NOT_SHOWN,
+    SHOWN,
     TWO_LOOK_LEVELS,
     CompoundDecision,
     Decision,
@@ -28,20 +31,10 @@ from .decision import (
     seeds_needed,
     two_look_level,
 )
-from .effects import (
-    INCONCLUSIVE,
-    NOT_SHOWN,
-    SHOWN,
-    Effect,
-    effect_ci,
-    equivalence_verdict,
-    verdict,
-)
 from .fitting import FitResult, Flag, fit_curve
 from .forms import FORMS, Form, bon_kl_bound, get_form
 from .plotting import plot_fit
 from .ratio import RatioSummary, ratio_summary
-from .seeds import MIN_SEEDS, SeedEffect, combine, paired_seed_effect, seed_effect
 from .summary import (
     Analysis,
     analyse_runs,
@@ -56,9 +49,8 @@ __all__ = [
     "fit_curve", "FitResult", "Flag",
     "compare_forms",
     "ratio_summary", "RatioSummary",
-    "effect_ci", "Effect", "verdict", "equivalence_verdict", "SHOWN", "NOT_SHOWN", "INCONCLUSIVE",
+    "SHOWN", "NOT_SHOWN", "INCONCLUSIVE",
     "plot_fit",
-    "seed_effect", "paired_seed_effect", "SeedEffect", "combine", "MIN_SEEDS",
     "analyse_runs", "Analysis", "describe_fit", "parse_forms", "save_analysis", "synthetic_runs",
     "decide", "Decision", "decide_compound", "CompoundDecision", "PartSpec", "CLAIMS",
     "TWO_LOOK_LEVELS", "two_look_level", "seeds_needed", "holm_count", "expected_false_verdicts",

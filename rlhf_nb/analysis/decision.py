@@ -57,8 +57,6 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .effects import INCONCLUSIVE, NOT_SHOWN, SHOWN
-
 __all__ = [
     "CLAIMS",
     "EQUIVALENT",
@@ -82,6 +80,9 @@ __all__ = [
     "seeds_needed",
     "two_look_level",
 ]
+
+SHOWN, NOT_SHOWN, INCONCLUSIVE = "shown", "not shown", "inconclusive"
+"""the three verdicts of the scorecard"""
 
 GREATER, LESS, EQUIVALENT, NONINFERIOR = "greater", "less", "equivalent", "noninferior"
 CLAIMS: tuple[str, ...] = (GREATER, LESS, EQUIVALENT, NONINFERIOR)
@@ -167,7 +168,7 @@ class Decision:
     """The verdict on one claim over per-seed values, with everything needed to report it.
 
     Attributes:
-        verdict: SHOWN, NOT_SHOWN or INCONCLUSIVE (``rlhf_nb.analysis.effects``).
+        verdict: SHOWN, NOT_SHOWN or INCONCLUSIVE.
         estimate: mean of the finite per-seed values (NaN when there are none); in the units of
             the values.
         ci: (lo, hi), the two-sided Student-t interval at ``level`` with df = n - 1; (nan, nan)

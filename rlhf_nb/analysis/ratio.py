@@ -5,7 +5,7 @@ With two x values any two-parameter curve passes through both means exactly, so 
 :func:`ratio_summary` says what the data do show: the mean at each x, their difference and
 ratio, and how many points stand behind each mean.
 
-What it does not do: fit, extrapolate, or give intervals (use ``effects.effect_ci`` to put an
+What it does not do: fit, extrapolate, or give intervals (use :func:`rlhf_nb.analysis.decide` on per-seed values to put an
 interval on the difference of the two groups of seeds).
 """
 from __future__ import annotations

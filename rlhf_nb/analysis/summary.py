@@ -8,7 +8,7 @@ x values it reports a ratio instead of a law. :func:`synthetic_runs` makes a dem
 template notebook runs standalone.
 
 What it does not do: read the run store (pass a table), or decide a scorecard verdict
-(``effects.verdict`` does, from an effect and its interval).
+(:func:`rlhf_nb.analysis.decide` does, from per-seed values: fits describe, per-seed numbers decide).
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@
   :func:`until_back_to_baseline`);
 
 The runs themselves are :mod:`rlhf_nb.pipeline.policy_runs`; effects over seeds and verdicts
-are :mod:`rlhf_nb.analysis.seeds`.
+are decided by :func:`rlhf_nb.analysis.decide` (through :func:`rlhf_nb.axes.results.decided_finding`).
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from rlhf_nb.analysis import (  # noqa: E402
 )
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "analysis_template.ipynb"
-MODULES = ["forms", "validation", "solvers", "bootstrap", "fitting", "compare", "ratio", "effects", "plotting",
+MODULES = ["forms", "validation", "solvers", "bootstrap", "fitting", "compare", "ratio", "decision", "bon_kl", "plotting",
            "summary", ""]
 
 

@@ -7,7 +7,13 @@ import pytest
 
 from rlhf_nb.analysis import PartSpec
 from rlhf_nb.axes.policy_family import Scale as PolicyScale
-from rlhf_nb.axes.results import FIGURE_WIDTH_IN, axis_figure, decided_finding, save_figure, write_finding
+from rlhf_nb.axes.results import (
+    FIGURE_WIDTH_IN,
+    axis_figure,
+    decided_finding,
+    save_figure,
+    write_finding,
+)
 from rlhf_nb.axes.rm_family import Scale as RMScale
 
 

@@ -86,5 +86,5 @@ def test_study_parameters_reach_every_axis_and_are_checked_up_front(real_data, t
         with_shared_parameters(get_preset("smoke"), [["polcy", "xs"]])
     with pytest.raises(ValueError, match="no axis 'nope'"):
         with_shared_parameters(get_preset("smoke"), [["nope.policy", "xs"]])
-    with pytest.raises(ValueError, match="is not a valid int"):
+    with pytest.raises(ValueError, match="is not an integer"):
         with_shared_parameters(get_preset("smoke"), [["method.rl_steps", "many"]])

@@ -8,10 +8,21 @@ import torch
 from transformers import TrainerCallback
 
 from rlhf_nb.compute import forward_flops, train_flops
-from rlhf_nb.models import build_policy, build_reward_model, load_causal_lm, load_tokenizer
+from rlhf_nb.models import (
+    build_policy,
+    build_reward_model,
+    load_causal_lm,
+    load_tokenizer,
+)
 from rlhf_nb.scoring.reward_models import load_reward, write_head
 from rlhf_nb.stages import rl
-from rlhf_nb.stages.rl import RLStageConfig, _train_trl, rl_flops, rl_pass_counts, rl_tokens
+from rlhf_nb.stages.rl import (
+    RLStageConfig,
+    _train_trl,
+    rl_flops,
+    rl_pass_counts,
+    rl_tokens,
+)
 from rlhf_nb.tasks.addition import AdditionTask
 
 STEPS = 2

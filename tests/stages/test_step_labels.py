@@ -7,7 +7,14 @@ import pytest
 
 from rlhf_nb.scoring.reward_models import step_token_positions
 from rlhf_nb.stages.prm import encode_step_example
-from rlhf_nb.tasks.addition import AdditionTask, Problem, gold_correct, solution, step_end_offsets, step_labels
+from rlhf_nb.tasks.addition import (
+    AdditionTask,
+    Problem,
+    gold_correct,
+    solution,
+    step_end_offsets,
+    step_labels,
+)
 from rlhf_nb.tasks.tokenizer import build_char_tokenizer
 
 TOK = build_char_tokenizer()

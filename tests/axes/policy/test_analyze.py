@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlhf_nb.analysis.seeds import seed_effect
 from rlhf_nb.axes import (
     method,
     policy_size,
@@ -280,11 +279,5 @@ def test_h5_a_collapsing_method_is_reported(tmp_path):
 
 
 def test_helpers():
-    e = seed_effect(pd.Series([0.1, 0.12, 0.11], index=[0, 1, 2]))
-    assert e.estimate == pytest.approx(0.11) and e.ci[0] < 0.11 < e.ci[1] and e.verdict(+1) == "shown"
-    one = seed_effect(pd.Series([0.1], index=[0]))
-    assert one.n == 1 and np.isnan(one.ci[0]) and one.verdict(+1) == "inconclusive"
-    two = seed_effect(pd.Series([0.1, 0.1001], index=[0, 1]))
-    assert two.ci[0] > 0 and two.verdict(+1) == "inconclusive"  # an interval, but no verdict under 3 seeds
     assert interp_at(np.array([0.0, 2.0]), np.array([0.0, 1.0]), 1.0) == pytest.approx(0.5)
     assert np.isnan(interp_at(np.array([0.0, 2.0]), np.array([0.0, 1.0]), 3.0))
