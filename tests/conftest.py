@@ -44,3 +44,32 @@ def toy_pipeline(toy_config, toy_store):
     from rlhf_nb.pipeline.runs import run_pipeline
 
     return run_pipeline(toy_config, toy_store)
+
+
+class RandomStates:
+    """Snapshots of every global random stream a library may draw from: torch's CPU stream, python's, numpy's."""
+
+    @staticmethod
+    def now():
+        import random
+
+        import numpy as np
+
+        return torch.get_rng_state(), random.getstate(), np.random.get_state()
+
+    @staticmethod
+    def assert_unchanged(before, after=None):
+        import numpy as np
+
+        after = after if after is not None else RandomStates.now()
+        assert torch.equal(before[0], after[0]), "torch's global RNG state changed"
+        assert before[1] == after[1], "python's random state changed"
+        assert before[2][0] == after[2][0] and np.array_equal(before[2][1], after[2][1]) \
+            and before[2][2:] == after[2][2:], "numpy's global random state changed"
+
+
+@pytest.fixture()
+def rng_states():
+    """Check that code leaves the caller's random streams alone: ``before = rng_states.now()``, then
+    ``rng_states.assert_unchanged(before)``."""
+    return RandomStates

@@ -73,15 +73,6 @@ def _peaked(model: LlamaForCausalLM, scale: float) -> LlamaForCausalLM:
     return model
 
 
-def _random_states():
-    return torch.get_rng_state(), random.getstate(), np.random.get_state()
-
-
-def _same_states(a, b) -> bool:
-    return (torch.equal(a[0], b[0]) and a[1] == b[1] and a[2][0] == b[2][0] and np.array_equal(a[2][1], b[2][1])
-            and a[2][2:] == b[2][2:])
-
-
 def test_the_presets_and_llama_variants_are_supported(model):
     assert unsupported_reason(model) is None
     assert sampler_name(model) == "fast"
@@ -215,12 +206,12 @@ def test_completions_are_distributed_as_hf_generates_them(name, scale, tok):
         assert p_exact > 1e-3, (prompt, p_exact)
 
 
-def test_same_seed_same_samples_and_the_callers_random_state_is_untouched(tok):
+def test_same_seed_same_samples_and_the_callers_random_state_is_untouched(tok, rng_states):
     model = MODELS["xs"]()
     torch.manual_seed(123), random.seed(123), np.random.seed(123)
-    before = _random_states()
+    before = rng_states.now()
     a = sample(model, tok, PROMPTS * 3, 12, seed=7, batch_size=5)
-    assert _same_states(before, _random_states())
+    rng_states.assert_unchanged(before)
     torch.rand(100), random.random(), np.random.rand()  # the caller's streams move on
     b = sample(model, tok, PROMPTS * 3, 12, seed=7, batch_size=5)
     c = sample(model, tok, PROMPTS * 3, 12, seed=8, batch_size=5)

@@ -18,25 +18,14 @@ def policy():
     return build_policy("xs", seed=0)
 
 
-def random_states():
-    return torch.get_rng_state(), random.getstate(), np.random.get_state()
-
-
-def assert_same_states(before, after):
-    assert torch.equal(before[0], after[0]), "torch's global RNG state changed"
-    assert before[1] == after[1], "python's random state changed"
-    assert before[2][0] == after[2][0] and np.array_equal(before[2][1], after[2][1]) and before[2][2:] == after[2][2:], \
-        "numpy's global random state changed"
-
-
 @pytest.mark.parametrize("greedy", [False, True])
-def test_sample_leaves_every_random_state_as_it_was(policy, greedy):
+def test_sample_leaves_every_random_state_as_it_was(policy, greedy, rng_states):
     model, tok = policy
     torch.manual_seed(123), random.seed(123), np.random.seed(123)
-    before = random_states()
+    before = rng_states.now()
     sample(model, tok, PROMPTS, 10, greedy=greedy, seed=7, batch_size=5)  # several chunks
     sequence_logprobs(model, tok, PROMPTS[:3], [[4, 5], [6], []])
-    assert_same_states(before, random_states())
+    rng_states.assert_unchanged(before)
 
 
 def test_the_callers_stream_continues_as_if_nothing_had_been_sampled(policy):

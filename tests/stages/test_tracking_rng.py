@@ -19,18 +19,7 @@ from rlhf_nb.tasks.addition import AdditionTask
 TIMING = ("time", "runtime", "per_second", "seconds")
 
 
-def random_states():
-    return torch.get_rng_state(), random.getstate(), np.random.get_state()
-
-
-def assert_same_states(before, after):
-    assert torch.equal(before[0], after[0]), "torch's global RNG state changed"
-    assert before[1] == after[1], "python's random state changed"
-    assert before[2][0] == after[2][0] and np.array_equal(before[2][1], after[2][1]) and before[2][2:] == after[2][2:], \
-        "numpy's global random state changed"
-
-
-def test_a_tracker_measurement_and_an_evaluation_leave_every_random_state_alone():
+def test_a_tracker_measurement_and_an_evaluation_leave_every_random_state_alone(rng_states):
     task = AdditionTask()
     model, tok = build_policy("xs", seed=0)
     ref, _ = build_policy("xs", seed=1)
@@ -39,12 +28,12 @@ def test_a_tracker_measurement_and_an_evaluation_leave_every_random_state_alone(
     torch.manual_seed(321), random.seed(321), np.random.seed(321)
     model.train()
 
-    before = random_states()
+    before = rng_states.now()
     first = tracker.measure(model, 0)
-    assert_same_states(before, random_states())
+    rng_states.assert_unchanged(before)
     assert model.training  # the trainer's mode is restored too
     metrics = evaluate_policy(model, tok, task, config, ref)
-    assert_same_states(before, random_states())
+    rng_states.assert_unchanged(before)
 
     # and both stay seeded: the same numbers from another random state
     torch.manual_seed(9), random.seed(9), np.random.seed(9)
