@@ -132,8 +132,8 @@ def seeded_rng(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
     fork of the global streams there rather than a generator: ``generate`` in transformers 5
     takes no generator and draws its samples from the global stream of the model's device.
     Forking is exact (``generate`` runs unchanged, every one of its code paths included, and
-    draws the very numbers it drew before this helper existed, so seeded HF samples keep their
-    values). Only the CPU stream and the stream of ``device`` are forked and seeded; other GPUs
+    draws exactly the numbers a call after ``torch.manual_seed(seed)`` would draw, so a seeded
+    HF sample is the same with or without the fork). Only the CPU stream and the stream of ``device`` are forked and seeded; other GPUs
     of the process are not touched.
     """
     device = torch.device(device)
