@@ -40,8 +40,9 @@ def effects_figure(parts: pd.DataFrame, width_in: float = 11.0) -> Figure:
         ax.axvline(x, color="#555555", lw=0.8, ls=style)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(len(labels) - 0.5, -0.5)
-    ax.set_xlabel("effect / δ (dashed: ±δ; symmetric log scale beyond ±2δ).\nGreen shown, red not shown, amber "
-                  "inconclusive; * δ = 0, in units of the interval's half-width; hollow: true by construction", fontsize=8)
+    ax.set_xlabel("effect / δ (dashed: ±δ; symmetric log scale beyond ±2δ). Green shown, red not shown,\namber "
+                  "inconclusive; * δ = 0: in units of the interval's half-width; hollow: true by construction",
+                  fontsize=8)
     ax.set_xscale("symlog", linthresh=2)  # linear within ±2 δ, where verdicts are decided; wide intervals compressed
     return fig
 
