@@ -26,7 +26,6 @@ models and pools, read along n.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,8 @@ from matplotlib.figure import Figure
 
 from ..analysis.decision import GREATER, LESS, PartSpec
 from ..analysis.forms import GAO_BON_FORM
-from .results import Finding, axis_figure, decided_finding, save_figure
+from ..analysis.per_seed import linear_form_fit, slope
+from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_size import (  # run_seed: this axis's runs are rm_size's
     RMSizeGrid,
     run_seed,
@@ -59,17 +59,9 @@ HALF_COLUMNS = ("gold_even", "gold_odd")
 def fit_gao_bon(kl: np.ndarray, gain: np.ndarray) -> tuple[float, float]:
     """(α, β) of gain = d(α - β d), d = sqrt(kl), by least squares through the origin (the form is linear).
 
-    NaN, NaN when fewer than two distinct d > 0 (the two coefficients are not identified) or any
-    input is non-finite.
+    NaN, NaN when fewer than two distinct d > 0 (the two coefficients are not identified).
     """
-    kl, gain = np.asarray(kl, dtype=float), np.asarray(gain, dtype=float)
-    if kl.shape != gain.shape or not (np.isfinite(kl).all() and np.isfinite(gain).all()):
-        return float("nan"), float("nan")
-    d = np.sqrt(np.maximum(kl, 0.0))
-    if np.unique(d[d > 0]).size < 2:
-        return float("nan"), float("nan")
-    coef, *_ = np.linalg.lstsq(GAO_BON_FORM.basis(d, None), gain, rcond=None)
-    params = GAO_BON_FORM.from_coefs(coef, None)
+    params = linear_form_fit(GAO_BON_FORM, np.sqrt(np.maximum(np.asarray(kl, dtype=float), 0.0)), gain)
     return params["alpha"], params["beta"]
 
 
@@ -123,18 +115,10 @@ def g1_parts(weak: pd.DataFrame) -> list[PartSpec]:
 
 
 def _slopes(fits: pd.DataFrame, column: str) -> np.ndarray:
-    """Per seed: least-squares slope of ``column`` on log10(rm_params) over the seed's sizes (NaN under 2 finite)."""
-    out = []
-    for _, sel in fits.groupby("seed"):
-        x, y = np.log10(sel.rm_params.to_numpy(dtype=float)), sel[column].to_numpy(dtype=float)
-        ok = np.isfinite(x) & np.isfinite(y)
-        x, y = x[ok], y[ok]
-        if np.unique(x).size < 2:
-            out.append(float("nan"))
-            continue
-        xc = x - x.mean()
-        out.append(float(xc @ (y - y.mean()) / (xc @ xc)))
-    return np.asarray(out, dtype=float)
+    """Per seed: least-squares slope of ``column`` on log10(rm_params) over the seed's sizes; NaN for a seed with
+    fewer than :data:`MIN_SIZES` fitted sizes (findings.md: G3 is over at least 3 proxy sizes)."""
+    return np.asarray([slope(np.log10(sel.rm_params.to_numpy(dtype=float)), sel[column], MIN_SIZES)
+                       for _, sel in fits.groupby("seed")], dtype=float)
 
 
 def g3_parts(fits: pd.DataFrame) -> tuple[list[PartSpec], dict[str, float]]:
@@ -150,16 +134,6 @@ def g3_parts(fits: pd.DataFrame) -> tuple[list[PartSpec], dict[str, float]]:
              PartSpec(_slopes(fits, "beta"), LESS, deltas["beta"],
                       name="slope of β_bon on log10(RM parameters), per decade")],
             deltas)
-
-
-def _part_notes(finding: Finding) -> str:
-    out = []
-    for part in finding.parts:
-        lo, hi = part["ci"]
-        ci = f"[{lo:+.3g}, {hi:+.3g}]" if lo is not None and hi is not None else "[no interval]"
-        est = f"{part['estimate']:+.3g}" if part["estimate"] is not None else "n/a"
-        out.append(f"{part['name']}: {est} {ci} ({part['verdict']}{'; ' + part['note'] if part['note'] else ''})")
-    return "; ".join(out)
 
 
 def _figure(table: pd.DataFrame, fits: pd.DataFrame, split: str, order: list[str]) -> Figure:
@@ -231,7 +205,7 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, split: str = "heldout"
                             "upper bound, reported beside it; the fit reads gold_wr, the gold of the same "
                             "with-replacement selection rule",
                  "split_halves": "prompts of even / odd index in the pool's order"})
-    g1.note = _part_notes(g1)
+    g1.note = part_notes(g1)
 
     sizes = fits.rm_size.nunique()
     parts, deltas = g3_parts(fits)
@@ -247,12 +221,6 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, split: str = "heldout"
                                           fits.groupby("rm_size")["pairwise_acc"].mean().reindex(order).items()},
                  "pairwise_acc_per_seed": fits[["seed", "rm_size", "pairwise_acc"]].to_dict("records"),
                  "sizes": sizes})
-    if sizes < MIN_SIZES:  # findings.md: over at least 3 proxy sizes; the slopes are reported, not decided
-        why = f"{sizes} proxy sizes: G3 needs at least {MIN_SIZES}; reported, not decided"
-        g3 = replace(g3, verdict="inconclusive",
-                     parts=[{**p, "verdict": "inconclusive", "note": "; ".join(x for x in (p["note"], why) if x)}
-                            for p in g3.parts])
-        g3.note = why + "; " + _part_notes(g3)
-    else:
-        g3.note = _part_notes(g3)
+    why = f"{sizes} proxy sizes: G3 needs at least {MIN_SIZES}, so no seed has a value; " if sizes < MIN_SIZES else ""
+    g3.note = why + part_notes(g3)
     return [g1, g3]

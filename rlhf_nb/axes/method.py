@@ -109,7 +109,7 @@ def collapsed(curve: pd.DataFrame, drop: float = COLLAPSE_DROP) -> bool:
     return bool(float(c["gold"].iloc[-1]) < float(c["gold"].iloc[0]) - drop)
 
 
-def h5_parts(table: pd.DataFrame, margin: float = H5_DELTA) -> tuple[list[PartSpec], dict]:
+def h5_parts(table: pd.DataFrame) -> tuple[list[PartSpec], dict]:
     """H5's counted part (PPO - GRPO at matched KL, equal-samples runs) and the contrasts beside it."""
     numbers: dict = {}
     values = {}
@@ -127,20 +127,20 @@ def h5_parts(table: pd.DataFrame, margin: float = H5_DELTA) -> tuple[list[PartSp
             ds.append(d)
         values[budget] = (seeds, np.array(diffs, dtype=float), ds)
     seeds, main, d_match = values["equal_samples"]
-    parts = [PartSpec(main, "equivalent", margin, "PPO - GRPO tracked gold at the largest common sqrt(KL), "
+    parts = [PartSpec(main, "equivalent", H5_DELTA, "PPO - GRPO tracked gold at the largest common sqrt(KL), "
                                                   "equal samples")]
     numbers["seeds"] = seeds
     numbers["d_match_equal_samples"] = [float(d) for d in d_match]
     _, comp, d_comp = values["equal_compute"]
     numbers["matched_kl_equal_compute"] = {"values": comp.tolist(), "d_match": [float(d) for d in d_comp],
-                                           **decide(comp, "equivalent", margin).to_dict()}
+                                           **decide(comp, "equivalent", H5_DELTA).to_dict()}
     final = final_rows(table)
     for budget in ("equal_samples", "equal_compute"):
         wide = final[final["budget"] == budget].pivot_table(index="seed", columns="algorithm", values=METRIC)
         if {"ppo", "grpo"} <= set(wide.columns):
             diff = (wide["ppo"] - wide["grpo"]).to_numpy(float)
             numbers[f"final_heldout_gold_ppo_minus_grpo_{budget}"] = {
-                "values": diff.tolist(), **decide(diff, "equivalent", margin).to_dict()}
+                "values": diff.tolist(), **decide(diff, "equivalent", H5_DELTA).to_dict()}
     return parts, numbers
 
 
@@ -155,12 +155,8 @@ def stability(table: pd.DataFrame) -> dict[str, dict[str, float]]:
     return out
 
 
-def analyze(table: pd.DataFrame, results_dir: str | Path, margin: float = H5_DELTA) -> list[Finding]:
-    """H8 and H5 from the method axis's table.
-
-    ``margin`` is H5's pre-registered margin (0.03); another value is another study design, and
-    the finding's note says so.
-    """
+def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
+    """H8 and H5 from the method axis's table; H5's margin is the pre-registered constant :data:`H5_DELTA`."""
     final = final_rows(table)
     algorithms = [a for a in ALGORITHMS if a in set(final["algorithm"])]
     same = final[final["budget"] == "equal_samples"]  # the runs H8 reads
@@ -205,27 +201,25 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, margin: float = H5_DEL
         "rl_step_seconds": {a: round(float(v), 4) for a, v in
                             same.groupby("algorithm")["rl_step_seconds"].mean().items()},
         "sft_gold": round(float(final["sft_heldout_sampled_acc"].mean()), 4),
-        "margin": margin,
+        "margin": H5_DELTA,
     }
     h8 = h8_finding(same, AXIS, figure=rel)
-    design = ("" if margin == H5_DELTA else
-              f" The margin {margin:g} differs from the pre-registered {H5_DELTA:g}: this is another study design.")
     if not {"ppo", "grpo"} <= set(algorithms):
-        parts = [PartSpec([], "equivalent", margin, "PPO and GRPO were not both run")]
+        parts = [PartSpec([], "equivalent", H5_DELTA, "PPO and GRPO were not both run")]
         return [h8, decided_finding("H5", parts, figure=rel, axis=AXIS, numbers=numbers,
-                                    note="PPO and GRPO were not both run." + design)]
-    parts, h5_numbers = h5_parts(table, margin)
+                                    note="PPO and GRPO were not both run.")]
+    parts, h5_numbers = h5_parts(table)
     numbers.update(h5_numbers)
     h5 = decided_finding("H5", parts, figure=rel, axis=AXIS, numbers=numbers,
                          effect_label=f"PPO - GRPO tracked gold at matched sqrt(KL), equal samples "
-                                      f"(equivalence, δ {margin:g})")
+                                      f"(equivalence, δ {H5_DELTA:g})")
     p = h5.parts[0]
     comp = numbers["matched_kl_equal_compute"]
     collapse = ", ".join(f"{k} {v['collapsed']}/{v['seeds']}" for k, v in numbers["stability"].items())
     h5.note = (f"PPO - GRPO at the largest common sqrt(KL): {_text(p)}; at equal compute (reported): {_text(comp)}. "
                "Final gold: " + ", ".join(f"{a} {fmt(numbers['final_gold'].get('equal_samples/' + a, np.nan))}"
                                          for a in algorithms)
-               + f" (SFT {fmt(numbers['sft_gold'])}). Seeds whose gold collapsed: {collapse}." + design)
+               + f" (SFT {fmt(numbers['sft_gold'])}). Seeds whose gold collapsed: {collapse}.")
     return [h8, h5]
 
 

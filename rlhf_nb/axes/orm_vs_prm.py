@@ -31,7 +31,7 @@ from ..stages.preference_data import ComparisonSpec
 from ..stages.reward import SUPERVISIONS, check_supervision_fits_task
 from ..store import RunStore
 from ..tasks.protocol import Task
-from .results import Finding, axis_figure, decided_finding, save_figure
+from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "orm_vs_prm"
@@ -187,12 +187,7 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16) 
                  "volume_range": [int(vols[0]), int(vols[-1])] if vols else [],
                  "pairwise_acc_prm_minus_orm_heldout (reported)": pair_d.to_dict(),
                  f"best_of_{n}_gold": {f"{s}/{sup}/{c}": round(float(v), 4) for (s, sup, c), v in table_means.items()}})
-    notes = []
-    for part in finding.parts:
-        lo, hi = part["ci"]
-        ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
-        est = f"{part['estimate']:+.3f}" if part["estimate"] is not None else "n/a"
-        notes.append(f"{part['name']}: {est} {ci} ({part['verdict']})")
+    notes = [part_notes(finding)]
     if not with_second:
         notes.append(f"not tested (part 1 is {first}, not shown): {parts[1].name} {second.estimate:+.3f}")
     finding.note = "; ".join(notes)

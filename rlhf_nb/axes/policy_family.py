@@ -2,8 +2,7 @@
 
 - :class:`Scale`: the knobs every policy notebook exposes, on top of the pipeline's default
   configs (0 or "" keeps a default, so calibration of the defaults reaches every axis);
-- curve helpers over tidy rows (:func:`final_rows`, :func:`interp_at`, :func:`best_up_to`,
-  :func:`until_back_to_baseline`);
+- curve helpers over tidy rows (:func:`final_rows`, :func:`until_back_to_baseline`);
 
 The runs themselves are :mod:`rlhf_nb.pipeline.policy_runs`; effects over seeds and verdicts
 are decided by :func:`rlhf_nb.analysis.decide` (through :func:`rlhf_nb.axes.results.decided_finding`).
@@ -125,15 +124,6 @@ def final_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["final"].astype(bool)].copy()
 
 
-def interp_at(x: np.ndarray, y: np.ndarray, x0: float) -> float:
-    """y at x0 by linear interpolation along a curve ordered by x (nan outside its range)."""
-    order = np.argsort(x, kind="stable")
-    x, y = np.asarray(x, dtype=float)[order], np.asarray(y, dtype=float)[order]
-    if not len(x) or x0 < x[0] or x0 > x[-1]:
-        return float("nan")
-    return float(np.interp(x0, x, y))
-
-
 def until_back_to_baseline(curve: pd.DataFrame) -> pd.DataFrame:
     """The tracked rows of one run up to the first point after its gold peak where the gain is back to <= 0.
 
@@ -146,17 +136,6 @@ def until_back_to_baseline(curve: pd.DataFrame) -> pd.DataFrame:
     peak = int(np.argmax(gain))
     after = np.flatnonzero(gain[peak:] <= 0)
     return c if not len(after) else c.iloc[: peak + after[0] + 1]
-
-
-def best_up_to(kl: np.ndarray, gain: np.ndarray, k: float) -> float:
-    """The best gold gain a run reached at KL <= k (linear between tracked points, from (0, 0)).
-
-    An early-stopping oracle: the most favourable reading of an RL curve at a KL budget.
-    """
-    order = np.argsort(kl, kind="stable")
-    x = np.concatenate([[0.0], np.asarray(kl, dtype=float)[order]])
-    y = np.maximum.accumulate(np.concatenate([[0.0], np.asarray(gain, dtype=float)[order]]))
-    return float(np.interp(k, x, y))
 
 
 def fmt(x: float, digits: int = 3) -> str:

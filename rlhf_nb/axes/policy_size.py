@@ -51,8 +51,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..analysis import INCONCLUSIVE, PartSpec, decide
+from ..analysis import PartSpec, decide
 from ..analysis.forms import GAO_RL_FORM
+from ..analysis.per_seed import row_slopes
 from ..models import check_model_spec
 from ..pipeline.policy_runs import PointRuns, point_rows
 from ..pipeline.pooled_rm import pooled_config, run_pooled_reward
@@ -60,7 +61,7 @@ from ..pipeline.runs import run_eval, run_rl, run_sft
 from ..store import RunStore, as_store
 from .policy_family import Scale, final_rows, fmt
 from .results import Finding, axis_figure, decided_finding, save_figure
-from .rm_size_for_rl import by_size, ends, run_fits, slopes
+from .rm_size_for_rl import by_size, ends, run_fits
 
 AXIS = "policy_size"
 GAIN = "gain_heldout_sampled_acc"
@@ -153,7 +154,7 @@ def h4_arms(final: pd.DataFrame) -> pd.DataFrame:
 def h4_parts(arms: pd.DataFrame) -> list[PartSpec]:
     """H4's one part: per seed, the slope of the RL gain on log10(policy parameters)."""
     wide, x = by_size(arms, "policy", "policy_params", "gain")
-    return [PartSpec(slopes(wide, x).to_numpy(), "less", SLOPE_DELTA,
+    return [PartSpec(row_slopes(wide, x, MIN_SIZES).to_numpy(), "less", SLOPE_DELTA,
                      name="slope of (RL gold - SFT gold) per decade of policy parameters")]
 
 
@@ -162,16 +163,17 @@ def g8_parts(peaks: pd.DataFrame) -> list[PartSpec]:
     gain, x = by_size(peaks, "policy", "policy_params", "peak_gain")
     log_kl = peaks.assign(log_kl=np.log(peaks["peak_kl"].where(peaks["peak_kl"] > 0)))
     kl, _ = by_size(log_kl, "policy", "policy_params", "log_kl")
-    return [PartSpec(slopes(gain, x).to_numpy(), "less", SLOPE_DELTA,
+    covered = kl.notna().sum(axis=1) >= MIN_SIZES  # findings.md: over at least 3 policy sizes
+    return [PartSpec(row_slopes(gain, x, MIN_SIZES).to_numpy(), "less", SLOPE_DELTA,
                      name="slope of the fitted peak gold gain per decade of policy parameters"),
-            PartSpec(ends(kl).to_numpy(), "equivalent", float(np.log(KL_FACTOR)),
+            PartSpec(ends(kl).where(covered).to_numpy(), "equivalent", float(np.log(KL_FACTOR)),
                      name="ln KL at the peak, largest - smallest policy")]
 
 
 def sensitivity(arms: pd.DataFrame, column: str) -> dict:
     """Per-seed slope of ``column`` on log10(policy parameters), its mean and 95 % t interval: reported, never decided."""
     wide, x = by_size(arms, "policy", "policy_params", column)
-    values = slopes(wide, x)
+    values = row_slopes(wide, x, MIN_SIZES)
     d = decide(values.to_numpy(), "less", SLOPE_DELTA)
     return {"values": [float(v) for v in values], "estimate": d.estimate, "ci": list(d.ci), "n": d.n,
             "note": "reported, not decided: no margin was registered for it"}
@@ -230,12 +232,8 @@ def _means(frame: pd.DataFrame, column: str, order: list[str]) -> dict[str, floa
     return {p: round(float(m.get(p, np.nan)), 4) for p in order}
 
 
-def _too_few_sizes(finding: Finding, n_sizes: int) -> Finding:
-    if n_sizes < MIN_SIZES and finding.verdict != INCONCLUSIVE:
-        finding.note = (f"{n_sizes} policy size(s): the claim needs at least {MIN_SIZES}, so the parts are reported "
-                        f"but the verdict is inconclusive (they alone would give '{finding.verdict}'). {finding.note}")
-        finding.verdict = INCONCLUSIVE
-    elif n_sizes < MIN_SIZES:
+def _size_note(finding: Finding, n_sizes: int) -> Finding:
+    if n_sizes < MIN_SIZES:  # the parts then have no per-seed values, and the protocol gives no verdict
         finding.note = f"{n_sizes} policy size(s): the claim needs at least {MIN_SIZES}. {finding.note}"
     return finding
 
@@ -281,4 +279,4 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
         note=(f"per-run Gao RL fits: the fitted peak lies inside the tracked range in {reached} of {len(peaks)} runs "
               "(a run whose peak was not reached has none: its seed drops out of both parts); ln KL* of "
               f"{large} minus {small} must lie within ±{np.log(KL_FACTOR):.3f}."))
-    return [_too_few_sizes(h4, len(order)), _too_few_sizes(g8, len(order))]
+    return [_size_note(h4, len(order)), _size_note(g8, len(order))]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 
 from ..analysis.decision import PartSpec, decide_compound, seeds_needed
 from ..store import strict_json, write_json_atomic
+from ..typed_values import declared_types
 
 VERDICTS = ("shown", "not shown", "inconclusive")
 
@@ -98,6 +98,17 @@ class Finding:
                 f"{self.effect:.3g}, 95% CI {ci}, {self.n_seeds} seeds. {self.note}").strip()
 
 
+def part_notes(finding: Finding) -> str:
+    """Each recorded part as ``name: estimate [lo, hi] (verdict; note)``, joined by semicolons: a finding's note."""
+    out = []
+    for part in finding.parts:
+        lo, hi = part["ci"]
+        ci = f"[{lo:+.3g}, {hi:+.3g}]" if lo is not None and hi is not None else "[no interval]"
+        est = f"{part['estimate']:+.3g}" if part["estimate"] is not None else "n/a"
+        out.append(f"{part['name']}: {est} {ci} ({part['verdict']}{'; ' + part['note'] if part.get('note') else ''})")
+    return "; ".join(out)
+
+
 def write_finding(finding: Finding, results_dir: Path) -> Path:
     """``<results>/findings/<ID>.json``, atomically, with undefined numbers written as null."""
     path = Path(results_dir) / "findings" / f"{finding.id}.json"
@@ -154,7 +165,7 @@ def config_from_params(cls: type, params: Mapping[str, Any], exclude: Iterable[s
     although a field shares their name; ``fixed`` sets fields the axis does not let a user
     change. Raises ValueError naming the parameter whose value has the wrong type.
     """
-    hints = typing.get_type_hints(cls)
+    hints = declared_types(cls)
     excluded = set(exclude)
     kwargs: dict[str, Any] = {}
     for f in fields(cls):

@@ -74,6 +74,7 @@ import pandas as pd
 
 from ..analysis.decision import PartSpec, decide
 from ..analysis.forms import GAO_RL_FORM
+from ..analysis.per_seed import linear_form_fit
 from ..pipeline.policy_runs import bon_rows, point_rows, run_point
 from ..store import RunStore
 from .policy_family import Scale
@@ -228,16 +229,8 @@ def h6_parts(rl: pd.DataFrame) -> tuple[list[PartSpec], dict]:
 
 def gao_rl_params(sqrt_kl, gain) -> tuple[float, float]:
     """(α, β) of gain = d(α - β ln d) by least squares over one run's tracked points; NaN if not identified."""
-    d, y = np.asarray(sqrt_kl, dtype=float), np.asarray(gain, dtype=float)
-    keep = np.isfinite(d) & np.isfinite(y) & (d > 0)
-    d, y = d[keep], y[keep]
-    if len(d) < 2:
-        return float("nan"), float("nan")
-    X = GAO_RL_FORM.basis(d, None)
-    coef, _, rank, _ = np.linalg.lstsq(X, y, rcond=None)
-    if rank < 2:
-        return float("nan"), float("nan")
-    return float(coef[0]), float(coef[1])
+    params = linear_form_fit(GAO_RL_FORM, sqrt_kl, gain)
+    return params["alpha"], params["beta"]
 
 
 def split_half_fall(curve: pd.DataFrame) -> float:

@@ -37,10 +37,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis.decision import EQUIVALENT, GREATER, PartSpec, decide
+from ..analysis.per_seed import row_slopes
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
-from .results import Finding, axis_figure, decided_finding, save_figure
+from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "rm_data"
@@ -171,17 +172,9 @@ def span_slopes(wide: pd.DataFrame) -> pd.Series:
     fitted difference between the two ends, in the metric's units.
     """
     x = np.log2(np.asarray(wide.columns, dtype=float))
-    out = {}
-    for seed, row in wide.iterrows():
-        y = row.to_numpy(dtype=float)
-        ok = np.isfinite(y)
-        xs, ys = x[ok], y[ok]
-        if np.unique(xs).size < 2:
-            out[seed] = float("nan")
-            continue
-        xc = xs - xs.mean()
-        out[seed] = float((xc @ (ys - ys.mean())) / (xc @ xc) * (xs.max() - xs.min()))
-    return pd.Series(out, dtype=float)
+    spans = pd.Series([np.ptp(x[np.isfinite(row)]) if np.isfinite(row).any() else np.nan
+                       for row in wide.to_numpy(dtype=float)], index=wide.index)
+    return row_slopes(wide, x) * spans
 
 
 def h2_parts(diversity: pd.DataFrame, volume: pd.DataFrame) -> list[PartSpec]:
@@ -243,18 +236,6 @@ def g5_parts(tiny: pd.Series, epochs: dict[str, pd.Series] | None) -> list[PartS
                      name="1 epoch over kD - k epochs over D (pairwise accuracy)")]
 
 
-def _part_notes(finding: Finding) -> str:
-    """Each part as 'name: estimate [lo, hi] (verdict)'."""
-    out = []
-    for part in finding.parts:
-        lo, hi = part["ci"]
-        ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
-        est = part["estimate"]
-        est = f"{est:+.3f}" if est is not None else "n/a"
-        out.append(f"{part['name']}: {est} {ci} ({part['verdict']}{'; ' + part['note'] if part['note'] else ''})")
-    return "; ".join(out)
-
-
 def _figure(table: pd.DataFrame, headline_n: int) -> Figure:
     fig, axes = axis_figure(3)
     for split, style in (("heldout", "-o"), ("ood", "--s")):
@@ -307,7 +288,7 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16,
                  "diversity_points": [int(c) for c in div.columns], "volume_points": [int(c) for c in vol.columns],
                  f"diversity_best_of_{n}_gold_slope_x_span (reported, not a part)":
                      decide(div_gold.to_numpy(), GREATER, H2_DELTA).to_dict() | {"values": div_gold.tolist()}})
-    h2.note = _part_notes(h2)
+    h2.note = part_notes(h2)
 
     # G5
     small = smallest_trained_volume(points, min_steps)
@@ -324,6 +305,6 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16,
                  "steps_by_volume": {int(c): float(v) for c, v in vol_rows.groupby("comparisons")["rm_steps"].min().items()},
                  "epochs_pairwise_acc": ({k: float(v.mean()) for k, v in epochs.items()} if epochs else None),
                  "epochs_points": list(dict.fromkeys(points[points.arm == "epochs"].point))})
-    g5.note = (_part_notes(g5) if small is not None else
-               f"no volume reached {min_steps} optimizer steps: part 1 has no values; " + _part_notes(g5))
+    g5.note = (part_notes(g5) if small is not None else
+               f"no volume reached {min_steps} optimizer steps: part 1 has no values; " + part_notes(g5))
     return [h2, g5]

@@ -22,7 +22,7 @@ from ..models import check_model_spec
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
-from .results import Finding, axis_figure, decided_finding, save_figure
+from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_family import Scale, count_once, reward_config
 
 AXIS = "rm_size"
@@ -128,12 +128,6 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16) 
         axis=AXIS, figure=fig_rel,
         effect_label=f"held-out best-of-{n} gold gain over n = 1, RM {large} minus RM {small}",
         numbers={"by_size": {s: {k: float(x) for k, x in r.items()} for s, r in by_size.iterrows()}, **reported})
-    part = finding.parts[0]
-    lo, hi = part["ci"]
-    ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
-    est = f"{part['estimate']:+.3f}" if part["estimate"] is not None else "n/a"
     acc_d = decide(acc.values, acc.claim, acc.delta)
-    finding.note = (f"best-of-{n} gain {large} - {small} = {est} {ci} ({part['verdict']}"
-                    f"{'; ' + part['note'] if part['note'] else ''}); pairwise accuracy {large} - {small} "
-                    f"{acc_d.estimate:+.3f} (reported)")
+    finding.note = f"{part_notes(finding)}; pairwise accuracy {large} - {small} {acc_d.estimate:+.3f} (reported)"
     return [finding]

@@ -56,6 +56,7 @@ import pandas as pd
 
 from ..analysis import PartSpec
 from ..analysis.forms import GAO_RL_FORM
+from ..analysis.per_seed import linear_form_fit, row_slopes
 from ..models import check_model_spec
 from ..pipeline.policy_runs import PointRuns, bon_rows, point_rows
 from ..pipeline.rm_runs import run_reward_model
@@ -133,15 +134,9 @@ def run_seed(seed: int, store: RunStore | str | Path, *, rm_policies: list[str],
 
 
 def gao_rl_fit(d: np.ndarray, gain: np.ndarray) -> tuple[float, float]:
-    """(α, β) of gain = d (α - β ln d) by linear least squares; NaN when fewer than 3 points have d > 0."""
-    d, gain = np.asarray(d, dtype=float), np.asarray(gain, dtype=float)
-    ok = np.isfinite(d) & np.isfinite(gain)
-    d, gain = d[ok], gain[ok]
-    if (d > 0).sum() < MIN_FIT_POINTS:
-        return float("nan"), float("nan")
-    coef, *_ = np.linalg.lstsq(GAO_RL_FORM.basis(d, None), gain, rcond=None)
-    p = GAO_RL_FORM.from_coefs(coef, None)
-    return p["alpha"], p["beta"]
+    """(α, β) of gain = d (α - β ln d) by linear least squares; NaN when fewer than 3 distinct d > 0."""
+    params = linear_form_fit(GAO_RL_FORM, d, gain, min_distinct=MIN_FIT_POINTS)
+    return params["alpha"], params["beta"]
 
 
 def run_fits(curves: pd.DataFrame, arm: str, params: str) -> pd.DataFrame:
@@ -182,18 +177,6 @@ def by_size(frame: pd.DataFrame, arm: str, params: str, value: str) -> tuple[pd.
             np.log10(size[order]))
 
 
-def slopes(wide: pd.DataFrame, x: np.ndarray) -> pd.Series:
-    """Per seed (row): least-squares slope of the row's finite values on ``x``; NaN with under 2 distinct x."""
-    values = wide.to_numpy(dtype=float)
-    out = np.full(len(values), np.nan)
-    for i, y in enumerate(values):
-        ok = np.isfinite(y) & np.isfinite(x)
-        if ok.sum() >= 2 and np.ptp(x[ok]) > 0:
-            xc = x[ok] - x[ok].mean()
-            out[i] = float(xc @ (y[ok] - y[ok].mean()) / (xc @ xc))
-    return pd.Series(out, index=wide.index, dtype=float)
-
-
 def ends(wide: pd.DataFrame) -> pd.Series:
     """Per seed: the largest arm's value minus the smallest's (columns ordered by size); NaN with one arm."""
     if wide.shape[1] < 2:
@@ -230,7 +213,7 @@ def g4_parts(fits: pd.DataFrame) -> list[PartSpec]:
     alpha, _ = by_size(fits, "rm_policy", "rm_params", "alpha")
     beta, x = by_size(fits, "rm_policy", "rm_params", "beta")
     a = ends(alpha) / _positive(alpha.mean(axis=1))
-    b = slopes(beta, x) / _positive(beta.mean(axis=1))
+    b = row_slopes(beta, x) / _positive(beta.mean(axis=1))
     return [PartSpec(a.to_numpy(), "equivalent", G4_ALPHA_SHARE,
                      name="(alpha_largest - alpha_smallest) / the seed's mean alpha"),
             PartSpec(b.to_numpy(), "less", G4_BETA_SHARE,

@@ -21,7 +21,6 @@ from ..analysis.decision import (
     PartSpec,
     decide_compound,
     multiplicity_summary,
-    seeds_needed,
 )
 from ..axes.findings import FINDINGS, SCORED
 
@@ -93,24 +92,9 @@ def redecide(record: dict[str, Any]):
 def multiplicity(results_dir: Path) -> dict[str, Any]:
     """How many verdicts the scored findings hold, how many would be false by chance at most, and how many
     survive Holm's step-down (:func:`rlhf_nb.analysis.multiplicity_summary`), over the findings with parts."""
-    decisions = []
-    for fid, record in load_findings(results_dir).items():
-        d = redecide(record) if fid in SCORED else None
-        if d is None:
-            continue
-        if d.verdict != record["verdict"]:
-            # the axis withheld a verdict its parts alone would give (e.g. fewer grid points than the estimand
-            # needs): not a tested finding for the multiplicity count
-            d = decide_compound([PartSpec([], "greater", 0.0)])
-        decisions.append(d)
+    decisions = [d for fid, record in load_findings(results_dir).items() if fid in SCORED
+                 for d in [redecide(record)] if d is not None]
     if not decisions:
         return {"findings": 0, "tested": 0, "decided": 0, "decided_holm": 0, "expected_false_verdicts": 0.0,
                 "level": 0.95}
     return multiplicity_summary(decisions)
-
-
-def part_seeds_needed(values: list[float], claim: str, delta: float, level: float = 0.95) -> int | None:
-    try:
-        return seeds_needed(values, claim, delta, level=level)
-    except ValueError:
-        return None

@@ -187,7 +187,7 @@ def test_g3_needs_three_sizes(tmp_path):
     two = _bon_table(alpha={"xs": 0.4, "m": 0.6}, beta={"xs": 0.4, "m": 0.1})
     _, g3 = best_of_n.analyze(two, tmp_path)
     assert g3.verdict == "inconclusive" and all(p["verdict"] == "inconclusive" for p in g3.parts)
-    assert "needs at least 3" in g3.note and g3.n_seeds == 3 and g3.effect > 0
+    assert "needs at least 3" in g3.note and all(p["n"] == 0 for p in g3.parts)  # no seed has a slope
 
 
 def test_best_of_n_without_exact_kl_columns_is_inconclusive_not_an_error(tmp_path):
