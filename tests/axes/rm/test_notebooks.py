@@ -33,7 +33,8 @@ def test_notebook_runs_and_writes_table_findings_and_figure(name, rm_store, tiny
     assert set(table.split) == {"heldout", "ood"} and (table.seed == 0).all()
     for fid in finding_ids:
         finding = json.loads((results / "findings" / f"{fid}.json").read_text())
-        assert finding["verdict"] in ("shown", "not shown", "inconclusive") and finding["n_seeds"] == 1
+        # n_seeds counts the seeds with a value: none for G3 here (two RM sizes, the claim needs three)
+        assert finding["verdict"] in ("shown", "not shown", "inconclusive") and finding["n_seeds"] == (fid != "G3")
         assert (results / finding["figure"]).exists()
     closing = nbformat.read(out, as_version=4).cells[-1]
     printed = "".join(o.get("text", "") for o in closing.outputs)
