@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from filelock import FileLock
 
 DONE_MARKER = "DONE"
 FAILED_RECORD = "FAILED.json"
+TIMING_FILE = "timing.json"
+"""a computed run's wall and CPU (this process) seconds, for cost accounting; not part of its identity"""
 SCHEMA_VERSION = 3  # bump when a stage's meaning changes, so old results are not reused (2: sampling leaves the
 # caller's random state alone and uses only the chosen settings, PPO scores the sampled ids, OOD prompts held out,
 # step labels of what was written, RLOO FLOPs as run; 3: samples of Llama-shaped models drawn by the fast sampler)
@@ -124,7 +127,10 @@ class RunStore:
                 shutil.rmtree(final)
             work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{run_id}.", suffix=".tmp"))
             try:
+                wall, cpu = time.perf_counter(), time.process_time()
                 metrics = compute(work)
+                write_json_atomic(work / TIMING_FILE, {"wall_seconds": time.perf_counter() - wall,
+                                                       "cpu_seconds": time.process_time() - cpu})
                 write_json_atomic(work / "params.json", {"stage": stage, "run_id": run_id, **params})
                 write_json_atomic(work / "metrics.json", metrics)
                 (work / DONE_MARKER).write_text(run_id + "\n", encoding="utf-8")

@@ -102,3 +102,15 @@ def test_undefined_numbers_are_written_as_null_and_read_back_as_nan(tmp_path):
     loaded = store.load("rl", run.run_id)
     assert math.isnan(loaded.metrics["proxy/mean"]) and math.isnan(loaded.metrics["kl"])
     assert loaded.metrics["gold"] == 0.5
+
+
+def test_a_computed_run_records_its_cost_apart_from_its_identity(tmp_path):
+    import time
+
+    from rlhf_nb.store import TIMING_FILE
+
+    store = RunStore(tmp_path)
+    run = store.execute("s", {"x": 1}, lambda out: (time.sleep(0.05), {"m": 1})[1])
+    timing = json.loads((run.path / TIMING_FILE).read_text())
+    assert timing["wall_seconds"] >= 0.05 and timing["cpu_seconds"] >= 0
+    assert run.run_id == make_run_id("s", {"x": 1}) and run.metrics == {"m": 1}

@@ -18,6 +18,7 @@ What it does not do: train (see :mod:`rlhf_nb.stages.reward` and :mod:`rlhf_nb.s
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -137,7 +138,11 @@ class ProcessReward:
         return [aggregate_steps(s, self.aggregate) for s in self.step_scores(prompts, completions)]
 
     def __call__(self, prompts: list[str], completions: list[str], **_: object) -> list[float]:
-        return self.score(prompts, completions)
+        start = time.perf_counter()
+        try:
+            return self.score(prompts, completions)
+        finally:
+            self.call_seconds += time.perf_counter() - start
 
 
 def write_head(model_dir: Path, supervision: str, aggregate: str | None = None) -> None:
@@ -171,6 +176,8 @@ class ProxyReward:
         self.tokenizer = load_tokenizer(path)
         self.model = load_scalar_reward_model(path, device)
         self.batch_size = batch_size
+        self.call_seconds = 0.0
+        """wall seconds spent in calls as a reward function (``__call__``), e.g. scoring an RL run's rollouts"""
 
     @torch.no_grad()
     def score(self, prompts: list[str], completions: list[str]) -> list[float]:
@@ -188,4 +195,8 @@ class ProxyReward:
         return out
 
     def __call__(self, prompts: list[str], completions: list[str], **_: object) -> list[float]:
-        return self.score(prompts, completions)
+        start = time.perf_counter()
+        try:
+            return self.score(prompts, completions)
+        finally:
+            self.call_seconds += time.perf_counter() - start

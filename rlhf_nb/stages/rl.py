@@ -197,8 +197,11 @@ def train_rl(
     n_rm = count_parameters(proxy.model, non_embedding=True) if proxy else 0
     flops = rl_flops(config, n_policy, n_rm)
     best = curve.loc[curve["gold_acc"].idxmax()]
+    parts = _seconds_by_part(trainer if config.algorithm != "ppo" else None, proxy)
+    parts["rl/seconds_tracking"] = tracker.seconds
     return {
         "rl/seconds": seconds,
+        **parts,
         "rl/flops": flops,
         "rl/completions": config.rl_steps * config.completions_per_step,
         "rl/final/gold_acc": float(curve["gold_acc"].iloc[-1]),
@@ -209,6 +212,18 @@ def train_rl(
         "rl/start/gold_acc": float(curve["gold_acc"].iloc[0]),
         "rl/sampler": sampler,
     }
+
+
+def _seconds_by_part(trainer, proxy) -> dict[str, float]:
+    """Wall seconds of a GRPO/RLOO run spent drawing rollouts (the fast sampler's only; NaN for HF ``generate``,
+    vLLM and PPO, which are not timed apart) and scoring them with the proxy reward model (NaN for PPO).
+    The rest of ``rl/seconds`` minus these and ``rl/seconds_tracking`` is TRL's training step."""
+    nan = float("nan")
+    if trainer is None:
+        return {"rl/seconds_rollouts": nan, "rl/seconds_reward": nan}
+    rollouts = getattr(trainer, "fast_rollouts", None) or getattr(trainer, "rollout_func", None)
+    return {"rl/seconds_rollouts": rollouts.seconds if isinstance(rollouts, FastRollouts) else nan,
+            "rl/seconds_reward": proxy.call_seconds if proxy is not None else 0.0}
 
 
 #: ``num_iterations`` that :func:`_trl_config` gives TRL: each generation batch is optimised on once.
@@ -351,6 +366,8 @@ class FastRollouts:
     def __init__(self, seed: int):
         self.seed = int(seed)
         self.calls = 0
+        self.seconds = 0.0
+        """wall seconds spent drawing rollouts so far"""
 
     def _generator(self, trainer, device: torch.device) -> torch.Generator:
         import numpy as np
@@ -362,12 +379,15 @@ class FastRollouts:
     def completions(self, trainer, prompt_ids: list[list[int]]) -> tuple[list[list[int]], list[list[float]]]:
         from ..scoring.fast_sampler import FastLlamaDecoder
 
+        start = time.perf_counter()
         model = trainer.accelerator.unwrap_model(trainer.model)
         decoder = FastLlamaDecoder(model)  # raises, with the reason, for a model it cannot run
         generator = self._generator(trainer, decoder.device)
-        return decoder.generate([list(p) for p in prompt_ids], trainer.max_completion_length, trainer.eos_token_ids,
+        rows = decoder.generate([list(p) for p in prompt_ids], trainer.max_completion_length, trainer.eos_token_ids,
                                 trainer._tokenizer.pad_token_id, temperature=trainer.temperature,
                                 generator=generator).rows()
+        self.seconds += time.perf_counter() - start
+        return rows
 
     def __call__(self, prompts: list, trainer) -> dict[str, list]:
         prompt_ids, images, multimodal_fields = trainer._tokenize_prompts(prompts)

@@ -18,6 +18,7 @@ measured on the other, so that choosing it does not select on the noise it is me
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,8 @@ class PolicyTracker(TrainerCallback):
         self.every_steps, self.max_new_tokens, self.seed = every_steps, max_new_tokens, seed
         self.reward, self.samples_per_prompt = reward, samples_per_prompt
         self.rows: list[dict[str, float]] = []
+        self.seconds = 0.0
+        """wall seconds spent measuring so far (sampling, scoring, log-probs)"""
 
     def measure(self, model: PreTrainedModel, step: int) -> dict[str, float]:
         """Gold accuracy (all prompts and each half), proxy mean and KL (nats per sequence) of ``model`` at ``step``.
@@ -60,6 +63,7 @@ class PolicyTracker(TrainerCallback):
         """
         if self.rows and self.rows[-1]["step"] == step:
             return self.rows[-1]
+        start = time.perf_counter()
         was_training = model.training
         k = self.samples_per_prompt
         prompts = [p.prompt for p in self.problems for _ in range(k)]
@@ -73,12 +77,15 @@ class PolicyTracker(TrainerCallback):
         if self.reward is not None:
             row["proxy_mean"] = float(np.mean(self.reward.score(prompts, s.completions)))
         if self.ref_model is not None:  # both score exactly the ids that were sampled
-            lp = sequence_logprobs(model, self.tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
+            # the policy's log-probs come with the temperature-1 samples (no second forward pass); the reference's
+            # are teacher-forced on the same ids
+            lp = s.sequence_logprobs()
             lr = sequence_logprobs(self.ref_model, self.tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
             row["kl"] = float((lp - lr).mean())
             row["sqrt_kl"] = math.sqrt(max(row["kl"], 0.0))
         self.rows.append(row)
         model.train(was_training)
+        self.seconds += time.perf_counter() - start
         return row
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):

@@ -81,6 +81,10 @@ def test_grpo_trains_with_fast_rollouts_through_trls_rollout_func(tmp_path, no_h
     assert isinstance(trainer.rollout_func, FastRollouts) and trainer.rollout_func.calls == STEPS
     _check_trained(pd.read_csv(tmp_path / "out" / "train_log.csv"))
     assert metrics["rl/sampler"] == "fast"
+    # the run's time split: rollouts (timed apart from the fast sampler's calls) and tracking are parts of the whole
+    assert metrics["rl/seconds_rollouts"] == trainer.rollout_func.seconds > 0
+    assert 0 < metrics["rl/seconds_tracking"] and metrics["rl/seconds_reward"] == 0.0  # gold only: no reward model
+    assert metrics["rl/seconds_rollouts"] + metrics["rl/seconds_tracking"] < metrics["rl/seconds"]
     assert pd.read_csv(tmp_path / "out" / "curve.csv")["step"].tolist() == [0, 2, 3]
 
 
