@@ -61,9 +61,10 @@ def expand(preset: StudyPreset, store_dir: Path, results_dir: Path,
 
     for axis in preset.axes:
         grid = {**preset.shared, **preset.grids.get(axis, {}), "results_dir": str(results_dir)}
-        for seed in preset.seeds:
+        seeds = preset.seeds_for(axis)
+        for seed in seeds:
             first.append(make(axis, {**grid, "seeds": str(seed), "analyze": False}, "seed"))
-        all_seeds = ",".join(str(s) for s in preset.seeds)
+        all_seeds = ",".join(str(s) for s in seeds)
         second.append(make(axis, {**grid, "seeds": all_seeds, "analyze": True}, "analyze"))
     if preset.pipeline is not None:
         first.insert(0, make("pipeline", dict(preset.pipeline), "demo"))

@@ -107,6 +107,29 @@ def check_study_task(preset: StudyPreset) -> tuple[str, ...]:
     return tuple(f for f in SCORED if FINDINGS[f].axis not in preset.axes)
 
 
+DESIGN_FILE = "design.json"
+
+
+def record_design(root: Path, preset: StudyPreset) -> dict:
+    """Write the preset's declared design to ``<root>/design.json`` before anything runs; a study resumed in the
+    same folder must have the same design (ValueError otherwise: a changed design is a new study)."""
+    import json
+
+    from ..store import write_json_atomic
+
+    design = preset.design()
+    path = Path(root) / DESIGN_FILE
+    if path.exists():
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        if earlier != json.loads(json.dumps(design)):
+            raise ValueError(f"{root} holds a study of another design ({path}); a changed design is a new study: "
+                             "give it another --name (or remove the folder to start over)")
+        return earlier
+    Path(root).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, design)
+    return design
+
+
 def run_study(preset_name: str, output_dir: Path = Path("outputs"), name: str | None = None,
               workers: int | None = None, store_dir: Path | None = None,
               isolate_stores: bool = False, executor: str = "local", ray_address: str | None = None,
@@ -126,6 +149,7 @@ def run_study(preset_name: str, output_dir: Path = Path("outputs"), name: str | 
     store = Path(store_dir) if store_dir else Path(output_dir) / "store"
     lock = study_lock(root)
     try:
+        record_design(root, preset)
         start = time.perf_counter()
         fill, analyze = expand(preset, store.resolve(), paths.results.resolve(), isolate_stores)
         workers = workers or default_workers()

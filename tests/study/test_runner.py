@@ -79,10 +79,11 @@ def test_presets_expand_to_one_execution_per_axis_and_seed_plus_analysis(tmp_pat
     preset = get_preset("default")
     fill, analyze = expand(preset, tmp_path / "store", tmp_path / "results")
     seed_runs = [e for e in fill if e.phase == "seed"]
-    assert len(seed_runs) == len(preset.axes) * len(preset.seeds)
+    assert len(seed_runs) == sum(len(preset.seeds_for(axis)) for axis in preset.axes)
     assert len(analyze) == len(preset.axes)
     assert all(e.parameters["analyze"] for e in analyze)
-    assert {e.parameters["seeds"] for e in analyze} == {"0,1,2"}
+    assert {e.name: e.parameters["seeds"] for e in analyze if e.name != "rl_length_kl"} == {
+        axis: "0,1,2" for axis in preset.axes if axis != "rl_length_kl"}
     with pytest.raises(ValueError, match="unknown study preset"):
         get_preset("huge")
 
@@ -192,3 +193,33 @@ def test_ctrl_c_stops_workers_and_kernels_at_once_and_the_rerun_resumes(tmp_path
     nbformat.write(nbformat_nb, nb)
     summary = run_executions(fast, StudyPaths(root), workers=2, desc="test")
     assert len(summary.skipped) == 1 and len(summary.ran) == 3 and not summary.failed
+
+
+def test_a_preset_declares_per_axis_seed_budgets_and_the_plan_follows_them(tmp_path):
+    from rlhf_nb.study.presets import StudyPreset
+
+    preset = StudyPreset(name="t", seeds=(0, 1, 2), axes=("rm_data", "method"), axis_seeds={"method": (0, 1, 2, 3)})
+    fill, analyze = expand(preset, tmp_path / "store", tmp_path / "results")
+    by_axis = {}
+    for ex in fill:
+        by_axis.setdefault(ex.name, []).append(ex.parameters["seeds"])
+    assert by_axis == {"rm_data": ["0", "1", "2"], "method": ["0", "1", "2", "3"]}
+    assert {e.name: e.parameters["seeds"] for e in analyze} == {"rm_data": "0,1,2", "method": "0,1,2,3"}
+    assert preset.design()["seeds"] == {"rm_data": [0, 1, 2], "method": [0, 1, 2, 3]}
+    with pytest.raises(ValueError, match="does not run"):
+        StudyPreset(name="t", seeds=(0,), axes=("rm_data",), axis_seeds={"method": (0,)})
+    with pytest.raises(ValueError, match="distinct"):
+        StudyPreset(name="t", seeds=(0, 0), axes=("rm_data",))
+
+
+def test_the_design_is_recorded_before_running_and_a_changed_design_is_refused(tmp_path):
+    from dataclasses import replace
+
+    from rlhf_nb.study.whole_study import DESIGN_FILE, record_design
+
+    preset = get_preset("default")
+    record_design(tmp_path, preset)
+    assert json.loads((tmp_path / DESIGN_FILE).read_text())["seeds"]["rl_length_kl"] == [0, 1, 2, 3, 4, 5]
+    record_design(tmp_path, preset)  # resuming the same design is fine
+    with pytest.raises(ValueError, match="another design"):
+        record_design(tmp_path, replace(preset, axis_seeds={}))
