@@ -63,8 +63,8 @@ def policy(sft_steps: int, seed: int):
 def bench_decoding(model, tok, batch: int, new_tokens: int, repeats: int) -> list[dict]:
     import torch
 
-    from rlhf_nb.scoring.fast_sampler import FastLlamaDecoder, sample_fast
-    from rlhf_nb.scoring.sampling import pad_ids, sample_hf
+    from rlhf_nb.scoring.fast_sampler import FastLlamaDecoder
+    from rlhf_nb.scoring.sampling import pad_ids, sample_fast, sample_hf
     from rlhf_nb.tasks.addition import AdditionTask
 
     prompts = [p.prompt for p in AdditionTask().problems("heldout", batch, 0)]

@@ -3,6 +3,8 @@
     python benchmarks/study_benchmark.py stages      # time per stage for each model size
     python benchmarks/study_benchmark.py papermill   # papermill overhead per execution
     python benchmarks/study_benchmark.py study --preset smoke   # preset wall time, speed-up, store reuse
+    python benchmarks/study_benchmark.py cost outputs/studies/default   # a finished study's seconds per seed by stage and part
+    python benchmarks/study_benchmark.py compile --presets s,m   # torch.compile (CPU inductor) against eager, per training step
 
 ``study`` runs the preset three times in fresh folders: with 2 workers and the shared store,
 with 1 worker and the shared store (parallel speed-up), and with 1 worker and a private
@@ -98,6 +100,61 @@ def bench_study(preset: str) -> None:
                       "no_reuse_1w_vs_shared_2w": results["isolated_1w"] / results["shared_2w"]}), flush=True)
 
 
+def bench_cost(study_dir: str, store_dir: str | None) -> None:
+    from rlhf_nb.study.cost import cost_table
+
+    study = Path(study_dir)
+    store = Path(store_dir) if store_dir else study.parent.parent / "store"
+    table = cost_table(study, store)
+    print(table.to_string(index=False, float_format=lambda x: f"{x:,.1f}" if abs(x) >= 1 else f"{x:.3f}"))
+    print(json.dumps({"what": "cost_per_seed_s", "study": str(study),
+                      "rows": table.to_dict(orient="records")}), flush=True)
+
+
+def bench_compile(presets: list[str], batch: int, tokens: int, steps: int) -> None:
+    """One training step (forward, backward, AdamW) of each preset, eager and under ``torch.compile``, side by side.
+
+    Random token ids [batch, tokens] as labels too; the compile time is the first step's excess over an eager
+    step, and ``break_even_steps`` the steps a run needs before compiling has paid for itself (inf when a
+    compiled step is not faster). One torch thread.
+    """
+    import torch
+
+    from rlhf_nb.models import build_policy
+
+    torch.set_num_threads(1)
+    for preset in presets:
+        row = {"what": "compile_vs_eager", "preset": preset, "batch": batch, "tokens": tokens}
+        for compiled in (False, True):
+            model, _ = build_policy(preset, seed=0)
+            model.train()
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            forward = torch.compile(model) if compiled else model
+            ids = torch.randint(3, model.config.vocab_size, (batch, tokens), generator=torch.Generator().manual_seed(0))
+
+            def step():
+                forward(input_ids=ids, labels=ids).loss.backward()
+                opt.step()
+                opt.zero_grad()
+
+            start = time.perf_counter()
+            step()
+            first = time.perf_counter() - start
+            times = []
+            for _ in range(steps):
+                start = time.perf_counter()
+                step()
+                times.append(time.perf_counter() - start)
+            times.sort()
+            key = "compiled" if compiled else "eager"
+            row[f"{key}_first_step_s"], row[f"{key}_step_s"] = first, times[len(times) // 2]
+        saved = row["eager_step_s"] - row["compiled_step_s"]
+        row["compile_s"] = row["compiled_first_step_s"] - row["eager_step_s"]
+        row["speedup"] = row["eager_step_s"] / row["compiled_step_s"]
+        row["break_even_steps"] = row["compile_s"] / saved if saved > 0 else float("inf")
+        print(json.dumps(row), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -108,8 +165,20 @@ def main() -> None:
     p.add_argument("-n", type=int, default=5)
     st = sub.add_parser("study")
     st.add_argument("--preset", default="smoke")
+    c = sub.add_parser("cost")
+    c.add_argument("study_dir")
+    c.add_argument("--store-dir", default=None, help="default: <study_dir>/../../store")
+    cp = sub.add_parser("compile")
+    cp.add_argument("--presets", default="s,m")
+    cp.add_argument("--batch", type=int, default=64)
+    cp.add_argument("--tokens", type=int, default=50)
+    cp.add_argument("--steps", type=int, default=15)
     args = parser.parse_args()
-    if args.what == "stages":
+    if args.what == "cost":
+        bench_cost(args.study_dir, args.store_dir)
+    elif args.what == "compile":
+        bench_compile(args.presets.split(","), args.batch, args.tokens, args.steps)
+    elif args.what == "stages":
         bench_stages(args.presets.split(","), args.threads)
     elif args.what == "papermill":
         bench_papermill(args.n)
