@@ -170,17 +170,6 @@ class Samples:
     prompt_ids: list[list[int]] = field(default_factory=list)
     logprobs: list[list[float]] = field(default_factory=list)
 
-    def sequence_logprobs(self) -> torch.Tensor:
-        """Sum of each completion's token log-probs as sampled, in nats: shape [len(completions)].
-
-        At temperature 1 this equals :func:`sequence_logprobs` of the sampling model on
-        ``prompt_ids`` + ``completion_ids`` (both samplers' tests check it to 1e-5) without another
-        forward pass. Raises ValueError when the samples carry no log-probs.
-        """
-        if len(self.logprobs) != len(self.completion_ids):
-            raise ValueError("these samples carry no per-token log-probs; score them with sequence_logprobs()")
-        return torch.tensor([float(sum(row)) for row in self.logprobs], dtype=torch.float32)
-
 
 def _cut_at_eos(row: list[int], eos: list[int]) -> list[int]:
     """A generated row up to its first end-of-sequence token (included); padding only ever follows one."""

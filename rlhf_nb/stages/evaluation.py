@@ -67,8 +67,8 @@ def measure_samples(
     if reward is not None:
         out["proxy_mean"] = float(np.mean(reward.score(prompts, s.completions)))
     if ref_model is not None:
-        # both score exactly the ids that were sampled: the policy's log-probs come with its samples
-        lp = s.sequence_logprobs()
+        # both score exactly the ids that were sampled, teacher-forced (a policy equal to the reference gives KL 0)
+        lp = sequence_logprobs(model, tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
         lr = sequence_logprobs(ref_model, tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
         out["kl"] = float((lp - lr).mean())
     return out

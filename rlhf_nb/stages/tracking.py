@@ -77,9 +77,9 @@ class PolicyTracker(TrainerCallback):
         if self.reward is not None:
             row["proxy_mean"] = float(np.mean(self.reward.score(prompts, s.completions)))
         if self.ref_model is not None:  # both score exactly the ids that were sampled
-            # the policy's log-probs come with the temperature-1 samples (no second forward pass); the reference's
-            # are teacher-forced on the same ids
-            lp = s.sequence_logprobs()
+            # teacher-forced, both: at step 0 the policy is the reference and the KL is exactly 0 (the sampler's own
+            # log-probs agree only to ~1e-6 per token, which would give sqrt(KL) ~ 1e-3 at the start of every curve)
+            lp = sequence_logprobs(model, self.tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
             lr = sequence_logprobs(self.ref_model, self.tokenizer, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
             row["kl"] = float((lp - lr).mean())
             row["sqrt_kl"] = math.sqrt(max(row["kl"], 0.0))

@@ -9,7 +9,6 @@ import torch
 
 from rlhf_nb.models import build_policy
 from rlhf_nb.scoring.sampling import sample, sequence_logprobs
-from rlhf_nb.tasks.addition import AdditionTask
 
 PROMPTS = ["1+2=", "12+30+4=", "5+6=", "7+8+9="] * 4
 
@@ -62,23 +61,3 @@ def test_seeded_rng_forks_and_restores():
     assert torch.equal(inside, again)
     assert torch.equal(torch.get_rng_state(), before)
 
-
-@pytest.mark.parametrize("sampler", ["hf", "fast"])
-def test_samples_carry_the_sequence_logprobs_that_teacher_forcing_gives(sampler):
-    """Tracking and evaluation read the policy's log-probs off its samples instead of a second forward pass."""
-    from rlhf_nb.scoring.sampling import use_sampler
-
-    model, tok = build_policy("xs", seed=0)
-    prompts = [p.prompt for p in AdditionTask().problems("heldout", 6, 0)] * 2
-    with use_sampler(sampler):
-        s = sample(model, tok, prompts, 12, seed=5)
-    forced = sequence_logprobs(model, tok, prompts, s.completion_ids, prompt_ids=s.prompt_ids)
-    assert torch.allclose(s.sequence_logprobs(), forced, atol=1e-4)
-    assert (s.sequence_logprobs() < 0).all()
-
-
-def test_samples_without_logprobs_refuse_to_sum_them():
-    from rlhf_nb.scoring.sampling import Samples
-
-    with pytest.raises(ValueError, match="no per-token log-probs"):
-        Samples(["a"], ["b"], [[1, 2]]).sequence_logprobs()

@@ -51,3 +51,14 @@ def test_the_halves_are_the_prompts_at_even_and_odd_positions():
     assert len(wrapped.even) == 3  # distinct answers, so the wrapper tells the halves apart
     row = PolicyTracker(wrapped, tok, model, problems, 1, 4, seed=0).measure(model, 0)
     assert (row["gold_acc_even"], row["gold_acc_odd"], row["gold_acc"]) == (1.0, 0.0, pytest.approx(0.6))
+
+
+def test_a_policy_equal_to_its_reference_is_at_exactly_zero_kl():
+    """Every curve starts at sqrt(KL) = 0 exactly: the Gao fits read the start as d = 0, not as a rounding residue."""
+    task = AdditionTask()
+    model, tok = build_policy("xs", seed=0)
+    ref, _ = build_policy("xs", seed=0)
+    problems = task.problems("heldout", 6, 7)
+    row = PolicyTracker(task, tok, ref, problems, every_steps=1, max_new_tokens=8, seed=3).measure(model, 0)
+    assert row["kl"] == 0.0 and row["sqrt_kl"] == 0.0
+    assert measure_samples(task, model, tok, problems, 2, 8, 3, ref)["kl"] == 0.0
