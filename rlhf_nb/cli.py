@@ -4,6 +4,10 @@
                   [--ray-address auto] [--ray-gpus-per-task G] [-p NAME VALUE ...]
     rlhf-nb report [--name NAME]              rebuild a study's report from its files, no training
     rlhf-nb pipeline [-p NAME VALUE ...]      one pipeline notebook with its defaults or overrides
+
+Bad input (a refused parameter, a missing file, a knob that does not fit, memory a knob can
+lower) is reported as one line naming the problem and its fix, with the executed notebook's
+path when a notebook ran, and exit code 2; any other failure keeps its traceback (exit 1).
 """
 from __future__ import annotations
 
@@ -13,11 +17,32 @@ from pathlib import Path
 
 from .notebooks import execute_notebook, notebook_path, parse_parameter_overrides
 
+REFUSALS = ("ValueError", "FileNotFoundError", "MemoryError", "OutOfMemoryError", "UnparseableAnswer")
+"""exception names that mean bad input or a knob to lower: reported in one line, exit code 2"""
+
+
+class Refusal(Exception):
+    """A notebook refused its input: one line to show, and the executed notebook's path."""
+
+
+def _run_notebook(name: str, output: Path, params: dict) -> Path:
+    """Execute a notebook; a refusal inside it becomes :class:`Refusal` (one line), anything else propagates."""
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        return execute_notebook(name, output, params)
+    except PapermillExecutionError as err:
+        if err.ename in REFUSALS:
+            message = " ".join(str(err.evalue).split())  # one line
+            raise Refusal(f"{err.ename}: {message} (executed notebook: {output})") from None
+        raise
+
 
 def _pipeline(args: argparse.Namespace) -> int:
     params = parse_parameter_overrides(args.parameter, notebook_path("pipeline"))
     out = Path(args.output_dir) / "pipeline"
-    executed = execute_notebook("pipeline", out / "pipeline.ipynb", params)
+    params.setdefault("store_dir", str(Path(args.output_dir) / "store"))  # the store lives under --output-dir too
+    executed = _run_notebook("pipeline", out / "pipeline.ipynb", params)
     print(f"executed notebook: {executed}")
     return 0
 
@@ -74,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pipeline", help="run notebooks/pipeline.ipynb (one SFT -> RM -> RL -> eval pipeline)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="override a notebook parameter (see papermill --help-notebook notebooks/pipeline.ipynb)")
-    p.add_argument("--output-dir", default="outputs", help="where executed notebooks and the run store go")
+    p.add_argument("--output-dir", default="outputs",
+                   help="where the executed notebook (<dir>/pipeline/) and the run store (<dir>/store, unless "
+                        "-p store_dir names another) go")
     p.set_defaults(func=_pipeline)
     return parser
 
@@ -83,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except Refusal as err:
         print(f"rlhf-nb: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, RuntimeError, MemoryError) as err:
+        print(f"rlhf-nb: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rlhf-nb: interrupted; every finished execution and run is kept: run the same command again to "

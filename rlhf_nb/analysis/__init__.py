@@ -3,8 +3,9 @@
 Modules, one concern each: ``forms`` (equations and closed-form diminishing returns),
 ``validation`` (input checks), ``solvers`` (least squares and variable projection),
 ``bootstrap`` (seeded resampling), ``fitting`` (``fit_curve``), ``compare`` (``compare_forms``),
-``ratio`` (two x values), ``decision`` (the pre-registered decision protocol: every verdict),
-``bon_kl`` (exact best-of-n KL), ``plotting``, ``summary`` (table -> described fit, for notebooks). See ``docs/fitting.md`` for the practice they follow.
+``ratio`` (two x values), ``scalerl`` (the ScaleRL sigmoid of pass rate against RL compute), ``decision`` (the pre-registered decision protocol: every verdict),
+``bon_kl`` (exact best-of-n KL), ``variance_split`` (a part's variance split between measurement and
+training noise by the split-half prompt jackknife, reported beside a verdict, never evidence), ``plotting``, ``summary`` (table -> described fit, for notebooks). See ``docs/fitting.md`` for the practice they follow.
 
 >>> import numpy as np
 >>> from rlhf_nb.analysis import fit_curve
@@ -35,6 +36,7 @@ from .fitting import FitResult, Flag, fit_curve
 from .forms import FORMS, Form, bon_kl_bound, get_form
 from .plotting import plot_fit
 from .ratio import RatioSummary, ratio_summary
+from .scalerl import SigmoidFit, fit_scalerl, forecast_check
 from .summary import (
     Analysis,
     analyse_runs,
@@ -49,6 +51,7 @@ __all__ = [
     "fit_curve", "FitResult", "Flag",
     "compare_forms",
     "ratio_summary", "RatioSummary",
+    "fit_scalerl", "SigmoidFit", "forecast_check",
     "SHOWN", "NOT_SHOWN", "INCONCLUSIVE",
     "plot_fit",
     "analyse_runs", "Analysis", "describe_fit", "parse_forms", "save_analysis", "synthetic_runs",

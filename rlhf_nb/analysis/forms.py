@@ -296,3 +296,79 @@ def get_form(name: str | Form) -> Form:
         return FORMS[name]
     except KeyError:
         raise ValueError(f"unknown form {name!r}; choose one of {sorted(FORMS)}") from None
+
+
+# --- ScaleRL (Khatri et al. 2025): pass rate against RL compute ----------------------------
+# R(C) = R0 + (A - R0) / (1 + (C_mid / C)^B). Not in FORMS: its two nonlinear parameters
+# (C_mid, B) need a two-dimensional search, which fit_curve's one-parameter variable projection
+# does not do. It is fitted by rlhf_nb.analysis.scalerl.fit_scalerl, with the same practice
+# (grid over the nonlinear parameters, linear coefficients in closed form, bounded refinement
+# from several starts, flags).
+
+SCALERL = "scalerl_sigmoid"
+
+
+def scalerl_share(c, c_mid: float, b: float) -> np.ndarray:
+    """s(C) = 1 / (1 + (C_mid / C)^B), the share of the gain A - R0 reached at compute C; 0 at C = 0.
+
+    ``c``: compute, any shape, >= 0 (FLOPs or any unit shared with ``c_mid``). Computed as
+    ``expit(B (ln C - ln C_mid))`` so that neither a tiny nor a huge ratio overflows.
+    """
+    c = np.asarray(c, dtype=float)
+    out = np.zeros_like(c)
+    pos = c > 0
+    z = b * (np.log(c[pos]) - np.log(c_mid))
+    out[pos] = 0.5 * (1.0 + np.tanh(0.5 * z))  # expit(z), stable at both ends
+    return out
+
+
+def _scalerl_predict(p: Params, c: np.ndarray) -> np.ndarray:
+    return p["R0"] + (p["A"] - p["R0"]) * scalerl_share(c, p["C_mid"], p["B"])
+
+
+def _scalerl_jacobian(p: Params, c: np.ndarray) -> np.ndarray:
+    """d R / d (R0, A, C_mid, B), columns in that order; uses (C_mid/C)^B s^2 = s (1 - s)."""
+    c = np.asarray(c, dtype=float)
+    s = scalerl_share(c, p["C_mid"], p["B"])
+    gain = p["A"] - p["R0"]
+    log_ratio = np.zeros_like(c)
+    pos = c > 0
+    log_ratio[pos] = np.log(p["C_mid"]) - np.log(c[pos])
+    ss = s * (1.0 - s)
+    return np.column_stack([1.0 - s, s, -gain * ss * p["B"] / p["C_mid"], -gain * ss * log_ratio])
+
+
+def _scalerl_derived(p: Params, x_first: float, x_last: float, q: float) -> dict[str, float]:
+    """C_q, the compute at which a fraction q of the gain A - R0 is reached: C_mid (q / (1 - q))^(1/B);
+    the share of the gain reached at the largest compute in the data; the gain over the doubling from C_mid."""
+    c_mid, b = p["C_mid"], p["B"]
+    share_last = float(scalerl_share(np.array([x_last]), c_mid, b)[0])
+    doubling = float(scalerl_share(np.array([2.0 * c_mid]), c_mid, b)[0]) - 0.5
+    return {"c_q": c_mid * (q / (1.0 - q)) ** (1.0 / b), "share_reached_at_x_last": share_last,
+            "gain_doubling_at_c_mid": (p["A"] - p["R0"]) * doubling}
+
+
+def _scalerl_basis(c: np.ndarray, theta) -> np.ndarray:
+    """Design matrix [1 - s, s] at theta = (C_mid, B): its least-squares coefficients are (R0, A)."""
+    c_mid, b = theta
+    s = scalerl_share(c, c_mid, b)
+    return np.column_stack([1.0 - s, s])
+
+
+SCALERL_FORM = Form(
+    name=SCALERL,
+    equation="R(C) = R0 + (A - R0) / (1 + (C_mid / C)^B)",
+    param_names=("R0", "A", "C_mid", "B"),
+    x_domain="nonnegative",
+    log_space=False,
+    nonlinear="C_mid,B",
+    basis=_scalerl_basis,
+    from_coefs=lambda coef, theta: {"R0": float(coef[0]), "A": float(coef[1]), "C_mid": float(theta[0]),
+                                    "B": float(theta[1])},
+    predict=_scalerl_predict,
+    jacobian=_scalerl_jacobian,
+    derived=_scalerl_derived,
+)
+"""The ScaleRL sigmoid (Khatri et al. 2025, "The Art of Scaling Reinforcement Learning Compute for LLMs",
+eq. 1): A the asymptotic pass rate, B the efficiency exponent, C_mid the compute at half the gain, R0 the
+pass rate before RL. Fitted by :func:`rlhf_nb.analysis.scalerl.fit_scalerl`."""

@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from ..analysis.decision import GREATER, LESS, PartSpec
 from ..analysis.forms import GAO_BON_FORM
 from ..analysis.per_seed import linear_form_fit, slope
+from .halves import HALVES, bon_half, halves_of
 from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_size import (  # run_seed: this axis's runs are rm_size's
     RMSizeGrid,
@@ -194,8 +195,18 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, split: str = "heldout"
         for half in HALF_COLUMNS:
             curve = weak.groupby("n")[half].mean()
             peak_n[half] = int(curve.idxmax()) if curve.notna().any() else None
+    # the variance split (reported, not evidence): the same parts on each half of the evaluation prompts
+    views = {h: bon_half(table, h) for h in HALVES}
+    no_wr = ("the table has no per-half gold_wr (gold_wr_even / gold_wr_odd: evaluations made before those columns)"
+             if not all(f"gold_wr_{h}" in table for h in HALVES) else "")
+    g1_p = g1_parts(weak)
+    g1_halves, g1_no_split = halves_of(
+        lambda v: g1_parts(v[(v.split == split) & (v.rm_size == small)]), views, len(g1_p),
+        {**({0: no_wr} if no_wr else {}),
+         1: "the part already chooses the peak n on one half and measures it on the other: a split would need "
+            "quarters of the prompts"})
     g1 = decided_finding(
-        "G1", g1_parts(weak), axis=AXIS, figure=fig_rel,
+        "G1", g1_p, axis=AXIS, figure=fig_rel, halves=g1_halves, no_split=g1_no_split,
         effect_label=f"β_bon of the weakest RM ({small}), per-seed fits against the exact best-of-n KL",
         numbers={"weakest_rm": small,
                  "per_seed_alpha_beta": weak_fits[["seed", "alpha", "beta"]].to_dict("records"),
@@ -209,8 +220,10 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, split: str = "heldout"
 
     sizes = fits.rm_size.nunique()
     parts, deltas = g3_parts(fits)
+    g3_halves, g3_no_split = halves_of(lambda v: g3_parts(per_seed_fits(v, split))[0], views, len(parts),
+                                       {i: no_wr for i in range(len(parts))} if no_wr else None)
     g3 = decided_finding(
-        "G3", parts, axis=AXIS, figure=fig_rel,
+        "G3", parts, axis=AXIS, figure=fig_rel, halves=g3_halves, no_split=g3_no_split,
         effect_label="slope of α_bon on log10(RM parameters), per decade (per-seed fits)",
         numbers={"delta_alpha_per_decade": deltas["alpha"], "delta_beta_per_decade": deltas["beta"],
                  "alpha_by_size": {s: float(v) for s, v in fits.groupby("rm_size")["alpha"].mean().reindex(order).items()},

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class FindingSpec:
     id: str
-    """``H1``-``H8`` (Hou et al. 2024), ``G1``-``G8`` (Gao et al. 2022), or a reported half such as ``H3-bon``"""
+    """``H1``-``H8`` (Hou et al. 2024), ``G1``-``G8`` (Gao et al. 2022), a reported half such as ``H3-bon``, or
+    ``D1``, ``D2``, ``S1`` (beyond the papers)"""
     axis: str
     """the axis notebook that decides it"""
     claim: str
@@ -21,10 +22,13 @@ class FindingSpec:
     source: str
     """the paper the claim comes from"""
     scored: bool = True
-    """False for a half reported beside its finding, not counted as a finding of its own"""
+    """False for a half reported beside its finding and for the findings beyond the papers: not among the 16"""
 
 
 HOU, GAO = "Hou et al. 2024", "Gao et al. 2022"
+BEYOND = "beyond the papers"
+"""the source of findings neither paper tests (D1, D2 after Rafailov et al. 2024; S1 after Khatri et al. 2025):
+decided by the same protocol, shown in their own section, never counted among the 16"""
 _SPECS = (
     FindingSpec("H1", "samples_per_prompt", "samples per prompt saturate", HOU),
     FindingSpec("H2", "rm_data", "prompt diversity beats responses per prompt", HOU),
@@ -45,11 +49,18 @@ _SPECS = (
                 GAO),
     FindingSpec("H3-bon", "rm_size", "a larger RM gives a larger best-of-n gain (the best-of-n half of H3)", HOU,
                 scored=False),
+    FindingSpec("D1", "direct_alignment", "DPO shape: along DPO training gold(d) = d(α - β ln d) rises then falls",
+                BEYOND, scored=False),
+    FindingSpec("D2", "direct_alignment", "RM + RL ≈ DPO on the same preferences at matched KL", BEYOND, scored=False),
+    FindingSpec("S1", "method", "RL recipes differ in compute efficiency B more than in asymptote A", BEYOND,
+                scored=False),
 )
 FINDINGS: dict[str, FindingSpec] = {s.id: s for s in _SPECS}
 """id -> spec, in scorecard order"""
 SCORED = tuple(s.id for s in _SPECS if s.scored)
 """the findings the scorecard counts, in order"""
+BEYOND_SCORED = tuple(s.id for s in _SPECS if s.source == BEYOND)
+"""the findings beyond the two papers, each decided on its own (not a reported half), in order; never in SCORED"""
 
 
 def claim(finding_id: str) -> str:

@@ -19,6 +19,10 @@ in-distribution problems, so the RL gain on held-out problems is set against the
 out-of-distribution split (:mod:`rlhf_nb.axes.task_heterogeneity`), averaged over the
 equal-samples runs of every algorithm and paired by seed.
 
+S1 (beyond the two papers: recipes differ in compute efficiency more than in asymptote) is read
+off the equal-samples runs too, by :mod:`rlhf_nb.axes.compute_curves`: the ScaleRL sigmoid of
+tracked gold against RL FLOPs per run, per-seed A and B compared across PPO, GRPO and RLOO.
+
 H5 (PPO ≈ GRPO), decided by the pre-registered protocol of docs/findings.md (:func:`h5_parts`):
 per seed, PPO - GRPO in tracked gold at matched KL to the SFT policy, "equivalent" within the
 constant δ 0.03. The rule (one of the two findings.md allows, fixed here): on the equal-samples
@@ -51,7 +55,9 @@ from ..stages.rl import ALGORITHMS, rl_flops
 from ..store import RunStore
 from .policy_family import Scale, final_rows, fmt
 from .results import Finding, axis_figure, decided_finding, save_figure
+from .compute_curves import s1_finding
 from .rl_length_kl import gain_at_sqrt_kl
+from .halves import HALVES, halves_of, rl_half
 from .task_heterogeneity import h8_finding
 
 AXIS = "method"
@@ -156,7 +162,8 @@ def stability(table: pd.DataFrame) -> dict[str, dict[str, float]]:
 
 
 def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
-    """H8 and H5 from the method axis's table; H5's margin is the pre-registered constant :data:`H5_DELTA`."""
+    """H8, H5 and S1 (:mod:`rlhf_nb.axes.compute_curves`) from the method axis's table; H5's margin is the
+    pre-registered constant :data:`H5_DELTA`."""
     final = final_rows(table)
     algorithms = [a for a in ALGORITHMS if a in set(final["algorithm"])]
     same = final[final["budget"] == "equal_samples"]  # the runs H8 reads
@@ -204,13 +211,16 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
         "margin": H5_DELTA,
     }
     h8 = h8_finding(same, AXIS, figure=rel)
+    s1 = s1_finding(table, results_dir, AXIS)  # beyond the papers: ScaleRL compute curves (compute_curves.py)
     if not {"ppo", "grpo"} <= set(algorithms):
         parts = [PartSpec([], "equivalent", H5_DELTA, "PPO and GRPO were not both run")]
         return [h8, decided_finding("H5", parts, figure=rel, axis=AXIS, numbers=numbers,
-                                    note="PPO and GRPO were not both run.")]
+                                    note="PPO and GRPO were not both run."), s1]
     parts, h5_numbers = h5_parts(table)
+    # the variance split (reported, not evidence): the same part on each half of the tracking prompts
+    h5_halves, h5_no_split = halves_of(lambda v: h5_parts(v)[0], {h: rl_half(table, h) for h in HALVES}, len(parts))
     numbers.update(h5_numbers)
-    h5 = decided_finding("H5", parts, figure=rel, axis=AXIS, numbers=numbers,
+    h5 = decided_finding("H5", parts, figure=rel, axis=AXIS, numbers=numbers, halves=h5_halves, no_split=h5_no_split,
                          effect_label=f"PPO - GRPO tracked gold at matched sqrt(KL), equal samples "
                                       f"(equivalence, δ {H5_DELTA:g})")
     p = h5.parts[0]
@@ -220,7 +230,7 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
                "Final gold: " + ", ".join(f"{a} {fmt(numbers['final_gold'].get('equal_samples/' + a, np.nan))}"
                                          for a in algorithms)
                + f" (SFT {fmt(numbers['sft_gold'])}). Seeds whose gold collapsed: {collapse}.")
-    return [h8, h5]
+    return [h8, h5, s1]
 
 
 def _text(record: dict) -> str:

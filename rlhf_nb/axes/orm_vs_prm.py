@@ -31,6 +31,7 @@ from ..stages.preference_data import ComparisonSpec
 from ..stages.reward import SUPERVISIONS, check_supervision_fits_task
 from ..store import RunStore
 from ..tasks.protocol import Task
+from .halves import HALVES, bon_half, halves_of
 from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_family import Scale, count_once, reward_config
 
@@ -178,8 +179,14 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16) 
     pair_d = decide(pair.values, pair.claim, pair.delta)
     table_means = gold.groupby(["split", "supervision", "comparisons"])["gold"].mean()
     vols = sorted(gold.comparisons.unique())
+    # the variance split (reported, not evidence): the counted parts on each half of the evaluation prompts
+    def counted_on(view: pd.DataFrame) -> list[PartSpec]:
+        g = view[view.n == n].groupby(["seed", "supervision", "comparisons", "split"])[["gold"]].mean().reset_index()
+        half = h7_parts(g)
+        return [half[0], half[1], half[2]] if with_second else [half[0], half[2]]
+    halves, no_split = halves_of(counted_on, {h: bon_half(table, h) for h in HALVES}, len(counted))
     finding = decided_finding(
-        "H7", counted, axis=AXIS, figure=fig_rel,
+        "H7", counted, axis=AXIS, figure=fig_rel, halves=halves, no_split=no_split,
         effect_label=f"held-out best-of-{n} gold accuracy, PRM minus ORM (mean over volumes)",
         numbers={"part_2_counted": with_second,
                  "advantage_id_minus_ood" + ("" if with_second else f" (reported, not tested: part 1 is {first})"):

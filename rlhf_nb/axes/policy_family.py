@@ -98,7 +98,7 @@ class Scale:
     def pipeline(self, seed: int) -> PipelineConfig:
         """The pipeline's default configs with these knobs applied and every stage seeded with ``seed``."""
         base = PipelineConfig()
-        task = notebook_task(self.task_spec, self.task_options, self.task_digits)
+        task = notebook_task(self.task_spec, self.task_options, self.task_digits, policy=self.policy)  # its template
         sft = replace(base.sft, seed=seed, **_given(policy=self.policy, sft_steps=self.sft_steps,
                                                       train_problems=self.sft_problems))
         reward = replace(base.reward, seed=seed, **_given(n_prompts=self.rm_prompts,

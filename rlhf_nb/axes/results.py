@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis.decision import PartSpec, decide_compound, seeds_needed
+from ..analysis.variance_split import split_variance
 from ..store import strict_json, write_json_atomic
 from ..typed_values import declared_types
 
@@ -85,7 +86,9 @@ class Finding:
     """why the verdict is what it is, in a sentence"""
     parts: list[dict[str, Any]] = field(default_factory=list)
     """every part of the claim as docs/findings.md states it: name, claim, delta, per-seed values, estimate,
-    interval, verdict (at the finding's level and at the Bonferroni level), seeds it would need when undecided"""
+    interval, verdict (at the finding's level and at the Bonferroni level), seeds it would need when undecided, and
+    ``variance_split``: its variance split between measurement (prompts) and training (seeds) noise, a reported
+    diagnostic (:mod:`rlhf_nb.analysis.variance_split`), or None with ``variance_split_reason``"""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
@@ -117,8 +120,8 @@ def write_finding(finding: Finding, results_dir: Path) -> Path:
 
 
 FIGURE_WIDTH_IN = 11.0
-"""width of every axis figure in inches: at the saved dpi it fits a 1300 px page"""
-FIGURE_DPI = 110
+"""width of every axis figure in inches: at the saved dpi (1,100 px) it fits the report's 1,200 px column"""
+FIGURE_DPI = 100
 
 
 def axis_figure(panels: int, sharey: bool = False, panel_height: float = 3.6) -> tuple[Figure, np.ndarray]:
@@ -195,9 +198,119 @@ def setup_markdown(title: str, items: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_value(value: Any, digits: int = 3) -> str:
+    """A number as a reader wants it: integers with thousands separators, floats to ``digits`` significant digits
+    (scientific beyond 1e5 or below 1e-3, e.g. FLOPs), NaN and None as "n/a", lists comma-joined (at most 8 items)."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            return "n/a"
+        if v == int(v) and abs(v) < 1e5:
+            return f"{int(v):,}"
+        return f"{v:.{digits - 1}e}".replace("e+", "e") if abs(v) >= 1e5 or abs(v) < 1e-3 else f"{v:.{digits}g}"
+    if isinstance(value, (list, tuple)):
+        shown = ", ".join(format_value(v, digits) for v in value[:8])
+        return shown + (f", ... ({len(value)} in all)" if len(value) > 8 else "")
+    return str(value)
+
+
+def metrics_table(metrics: Mapping[str, Any], include: Iterable[str] = ()) -> pd.DataFrame:
+    """Flat slash-namespaced metrics (``rm/heldout/pairwise_acc``) as a narrow table a reader scans: one row per
+    metric, indexed by (stage, metric), one column of formatted values (:func:`format_value`). ``include``: keep
+    only the keys containing one of these substrings (all when empty)."""
+    keep = tuple(include)
+    rows = [(k.split("/", 1)[0], k.split("/", 1)[1] if "/" in k else "", format_value(v)) for k, v in metrics.items()
+            if not keep or any(part in k for part in keep)]
+    return pd.DataFrame(rows, columns=["stage", "metric", "value"]).set_index(["stage", "metric"])
+
+
+def seed_summary(table: pd.DataFrame, by: list[str], values: list[str], digits: int = 3) -> pd.DataFrame:
+    """Mean ± standard deviation over seeds of ``values`` for each group of ``by`` columns, as formatted text, with
+    the number of seeds: a small table in place of every seed's row. Missing columns are skipped."""
+    by = [c for c in by if c in table.columns and table[c].nunique(dropna=False) > 1] or [c for c in by if c in table][:1]
+    values = [c for c in values if c in table.columns]
+    grouped = table.groupby(by, sort=False, dropna=False) if by else table.groupby(lambda _: "all")
+    out = grouped[values].agg(["mean", "std"])
+    text = pd.DataFrame(index=out.index)
+    for col in values:
+        mean, sd = out[(col, "mean")], out[(col, "std")]
+        text[col] = [f"{m:.{digits}f}" + (f" ± {d:.{digits}f}" if math.isfinite(d) else "") if math.isfinite(m) else "n/a"
+                     for m, d in zip(mean, sd)]
+    if "seed" in table.columns:
+        text["seeds"] = grouped["seed"].nunique()
+    return text
+
+
+def _ci_text(lo: Any, hi: Any) -> str:
+    lo_text, hi_text = format_value(lo), format_value(hi)
+    return "(no interval)" if "n/a" in (lo_text, hi_text) else f"[{lo_text}, {hi_text}]"
+
+
+def findings_markdown(findings: Iterable[Finding]) -> str:
+    """Each finding as a reader meets it: a heading with the verdict first, the headline effect with its interval,
+    every part with its interval and verdict, the note, and the scalar numbers the finding quotes (lists of records
+    stay in the finding's JSON file). Markdown, for ``display(Markdown(...))``."""
+    def esc(text: Any) -> str:
+        return str(text).replace("*", "\\*").replace("<", "&lt;").replace(">", "&gt;")
+
+    blocks = []
+    for f in findings:
+        seeds = f"{f.n_seeds} seed{'' if f.n_seeds == 1 else 's'}"
+        lines = [f"### {f.id} · {f.verdict.upper()}: {esc(f.claim)}", "",
+                 f"{esc(f.effect_label or 'effect')}: **{format_value(f.effect)}**, 95% CI {_ci_text(*f.ci)}, {seeds}.",
+                 ""]
+        for i, part in enumerate(f.parts, start=1):
+            lines.append(f"{i}. {esc(part.get('name', ''))} ({part.get('claim')}, δ {format_value(part.get('delta'))}): "
+                         f"{format_value(part.get('estimate'))} {_ci_text(*(part.get('ci') or (None, None)))}, "
+                         f"**{part.get('verdict')}**")
+        if f.note:
+            lines += ["", esc(f.note)]
+        quoted = {k: v for k, v in f.numbers.items()
+                  if not isinstance(v, dict) and not (isinstance(v, (list, tuple)) and any(isinstance(x, (dict, list, tuple))
+                                                                                             for x in v))}
+        if quoted:
+            lines += ["", "Quoted: " + "; ".join(f"{esc(k.replace('_', ' '))} {esc(format_value(v))}"
+                                                  for k, v in quoted.items()) + "."]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+NO_HALVES = "the axis computes no per-half values for this part"
+"""the reason a part records when its finding was decided without halves"""
+
+
+def part_variance_split(spec: PartSpec, even: PartSpec | None, odd: PartSpec | None, level: float = 0.95,
+                        reason: str = "") -> tuple[dict[str, Any] | None, str]:
+    """(the part's measurement / training variance split, "") or (None, why there is none).
+
+    ``even`` and ``odd`` are the same part computed on the even-position and the odd-position
+    half of the evaluation (or tracking) prompts, their per-seed values aligned with ``spec``'s
+    (:func:`rlhf_nb.analysis.variance_split.split_variance`, the two-group prompt jackknife). A
+    reported diagnostic: no verdict reads it.
+    """
+    if spec.exact_by_construction:
+        return None, "exact by construction: no sampling variance to split"
+    if even is None or odd is None:
+        return None, reason or NO_HALVES
+    v, e, o = (np.asarray(p.values, dtype=float).ravel() for p in (spec, even, odd))
+    if not (len(v) == len(e) == len(o)):
+        return None, f"per-seed values of the halves ({len(e)}, {len(o)}) do not align with the part's ({len(v)})"
+    if not (np.isfinite(v) & np.isfinite(e) & np.isfinite(o)).any():
+        return None, reason or "no seed has a finite value on both halves of the prompts (e.g. a table without them)"
+    return split_variance(v, e, o, level=level).to_dict(), ""
+
+
 def decided_finding(finding_id: str, parts: list[PartSpec], *, effect_label: str = "", figure: str = "",
                     axis: str = "", numbers: dict[str, Any] | None = None, note: str = "",
-                    level: float = 0.95) -> Finding:
+                    level: float = 0.95,
+                    halves: tuple[list[PartSpec | None], list[PartSpec | None]] | None = None,
+                    no_split: str | list[str] = "") -> Finding:
     """A finding decided by the protocol of docs/findings.md from its parts (:func:`rlhf_nb.analysis.decide_compound`).
 
     ``parts`` carry per-seed values, the claim (greater, less, equivalent, noninferior) and the
@@ -206,6 +319,13 @@ def decided_finding(finding_id: str, parts: list[PartSpec], *, effect_label: str
     interval are the first counted part's. Each part's record holds its per-seed values and,
     when undecided, the seeds a new study at the observed spread would need
     (:func:`rlhf_nb.analysis.seeds_needed`).
+
+    ``halves`` = (even_parts, odd_parts): the same parts computed on the even-position and on the
+    odd-position half of the evaluation prompts, aligned with ``parts`` (None for a part with no
+    per-half values). Each part's record then carries ``variance_split``, the split of its
+    variance between measurement and training noise (:func:`part_variance_split`), or None with
+    ``variance_split_reason`` (``no_split``: one reason for every part, or one per part). A
+    reported diagnostic: the verdicts are decided exactly as without it.
     """
     from .findings import FINDINGS
     from .findings import claim as registered_claim
@@ -223,6 +343,15 @@ def decided_finding(finding_id: str, parts: list[PartSpec], *, effect_label: str
             except ValueError:
                 record["seeds_needed"] = None
         records.append(record)
+    reasons = [no_split] * len(parts) if isinstance(no_split, str) else list(no_split) + [""] * len(parts)
+    even, odd = halves if halves is not None else ([None] * len(parts), [None] * len(parts))
+    if len(even) != len(parts) or len(odd) != len(parts):
+        raise ValueError(f"{finding_id}: halves hold {len(even)} and {len(odd)} parts for {len(parts)} parts")
+    for i, (spec, record) in enumerate(zip(parts, records)):
+        split, why = part_variance_split(spec, even[i], odd[i], level=level, reason=reasons[i])
+        record["variance_split"] = split
+        if split is None:
+            record["variance_split_reason"] = why
     counted = [d for d, spec in zip(compound.parts, parts) if not spec.exact_by_construction] or list(compound.parts)
     head = counted[0]
     spec = FINDINGS.get(finding_id)

@@ -78,6 +78,7 @@ from ..analysis.per_seed import linear_form_fit
 from ..pipeline.policy_runs import bon_rows, point_rows, run_point
 from ..store import RunStore
 from .policy_family import Scale
+from .halves import HALVES, bon_half, halves_of, rl_half
 from .results import Finding, axis_figure, decided_finding, save_figure
 
 AXIS = "rl_length_kl"
@@ -429,6 +430,21 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
     g2_p, g2_n = g2_parts(rl)
     g6_p, g6_n = g6_parts(rl, bon)
     g7_p, g7_n = g7_parts(rl)
+    # The variance split of each part (reported, not evidence): the same parts on each half of the tracking prompts.
+    rl_v = {h: rl_half(rl, h) for h in HALVES}
+    bon_v = {h: (bon_half(bon, h) if len(bon) else None) for h in HALVES}
+    h6_h = halves_of(lambda v: h6_parts(v)[0], rl_v, len(h6_p),
+                     {2: "the proxy reward is tracked on all prompts only: no per-half values"})
+    g2_h = halves_of(lambda v: g2_parts(v)[0], rl_v, len(g2_p),
+                     {1: "the part already chooses the peak on one half and measures it on the other: "
+                         "a split would need quarters of the prompts"})
+    both = {h: (rl_v[h], bon_v[h]) if rl_v[h] is not None and bon_v[h] is not None else None for h in HALVES}
+    g6_h = halves_of(lambda v: g6_parts(*v)[0], both, len(g6_p),
+                     missing="the RL curves or the best-of-n rows have no per-half gold")
+    if g6_h[0] is not None and "gold_wr_even" not in bon and "gold_wr_gain" in bon:
+        g6_h = (None, ["the best-of-n rows have no per-half gold_wr (gold_wr_even / gold_wr_odd: evaluations made "
+                       "before those columns)"])
+    g7_h = halves_of(lambda v: g7_parts(v)[0], rl_v, len(g7_p))
     rel = _figure(rl, bon, g2_n, results_dir)
     kls = sorted(rl["kl_coef"].unique())
     by_kl = {f"kl_coef={k:g}": {"final_gold": round(float(rl[(rl.kl_coef == k) & rl.final.astype(bool)]["gold"].mean()), 4),
@@ -439,19 +455,22 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
 
     h6 = decided_finding("H6", h6_p, effect_label=f"early gold gain of the kl_coef={pen_kl} run (part 1, claim > 0)"
                          if pen_kl is not None else "early gold gain (no penalised run)", figure=rel, axis=AXIS,
-                         numbers=h6_n)
+                         numbers=h6_n, halves=h6_h[0], no_split=h6_h[1])
     h6.note = ("Parts: " + "; ".join(f"({i + 1}) {p['name']}: {_text(p)}" for i, p in enumerate(h6.parts))
                + "." + free_note)
     g2 = decided_finding("G2", g2_p, effect_label="β of d(α - β ln d), mean of per-seed fits (part 1, claim > 0)",
-                         figure=rel, axis=AXIS, numbers=g2_n)
+                         figure=rel, axis=AXIS, numbers=g2_n,
+                         halves=g2_h[0], no_split=g2_h[1])
     g2.note = ("Parts: " + "; ".join(f"({i + 1}) {p['name']}: {_text(p)}" for i, p in enumerate(g2.parts)) + "."
                + (f" {g2_n['fall_note']}." if "fall_note" in g2_n else "") + free_note)
     g6 = decided_finding("G6", g6_p, effect_label="best-of-n gold gain - RL gold gain at matched sqrt(KL), exact "
-                         "best-of-n KL (claim > 0)", figure=rel, axis=AXIS, numbers=g6_n)
+                         "best-of-n KL (claim > 0)", figure=rel, axis=AXIS, numbers=g6_n,
+                         halves=g6_h[0], no_split=g6_h[1])
     g6.note = (f"RL points compared per seed: {g6_n['rl_points_compared']}. "
                f"At the KL bound instead (reported, not counted): {_text(g6_n['at_kl_bound'])}." + free_note)
     g7 = decided_finding("G7", g7_p, effect_label=f"gap / ({G7_SHARE:g} x unpenalised gain) at the same sqrt(KL), "
-                         "first penalised run (equivalence, δ 1)", figure=rel, axis=AXIS, numbers=g7_n)
+                         "first penalised run (equivalence, δ 1)", figure=rel, axis=AXIS, numbers=g7_n,
+                         halves=g7_h[0], no_split=g7_h[1])
     g7.note = ("Signed gold gap to the kl_coef=0 curve: "
                + "; ".join(f"{k}: {_text(v)}" for k, v in g7_n["signed_gap"].items())
                + " (positive: the penalty does better than stopping early at the same KL)."

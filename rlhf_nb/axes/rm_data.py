@@ -41,6 +41,7 @@ from ..analysis.per_seed import row_slopes
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
+from .halves import HALVES, bon_half, halves_of
 from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_family import Scale, count_once, reward_config
 
@@ -279,8 +280,16 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16,
     held_points = held_n.groupby(["seed", "arm", "point"], sort=False).agg(
         gold=("gold", "mean"), n_prompts=("n_prompts", "first"), comparisons=("comparisons", "first")).reset_index()
     div_gold = span_slopes(_wide(held_points, "diversity", "n_prompts", "gold"))
+    # the variance split (reported, not evidence): the same parts on each half of the evaluation prompts
+    no_acc = ("the table has no per-half pairwise accuracy (pairwise_acc_even / pairwise_acc_odd: evaluations made "
+              "before those columns)" if not all(f"pairwise_acc_{h}" in table for h in HALVES) else "")
+    halves_points = {h: (points_table(v) if (v := bon_half(table, h)) is not None and not no_acc else None)
+                     for h in HALVES}
+    h2_halves, h2_no_split = halves_of(
+        lambda p: h2_parts(_wide(p, "diversity", "n_prompts"), _wide(p, "volume", "comparisons")),
+        halves_points, 2, missing=no_acc or "the table has no per-half values")
     h2 = decided_finding(
-        "H2", h2_parts(div, vol), axis=AXIS, figure=fig_rel,
+        "H2", h2_parts(div, vol), axis=AXIS, figure=fig_rel, halves=h2_halves, no_split=h2_no_split,
         effect_label="held-out pairwise accuracy: fitted difference between the fewest and the most distinct prompts "
                      "at equal comparisons (slope on log2 prompts x log2 span)",
         numbers={"diversity_pairwise_acc_by_prompts": {int(k): round(float(v), 4) for k, v in div.mean().items()},
@@ -296,8 +305,15 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16,
     tiny = (vol_rows[vol_rows.comparisons == small].groupby("seed")["pairwise_acc"].mean() if small is not None
             else pd.Series(dtype=float))
     epochs = epoch_points(points)
+
+    def g5_on(p: pd.DataFrame) -> list[PartSpec]:  # G5's parts on a half view, at the full table's smallest volume
+        v = p[p.arm == "volume"]
+        t = v[v.comparisons == small].groupby("seed")["pairwise_acc"].mean() if small is not None else \
+            pd.Series(dtype=float)
+        return g5_parts(t.reindex(tiny.index), epoch_points(p))
+    g5_halves, g5_no_split = halves_of(g5_on, halves_points, 3, missing=no_acc or "the table has no per-half values")
     g5 = decided_finding(
-        "G5", g5_parts(tiny, epochs), axis=AXIS, figure=fig_rel,
+        "G5", g5_parts(tiny, epochs), axis=AXIS, figure=fig_rel, halves=g5_halves, no_split=g5_no_split,
         effect_label=(f"held-out pairwise accuracy - 0.5 at {small} comparisons (the smallest volume with at least "
                       f"{min_steps} optimizer steps)" if small is not None else
                       f"held-out pairwise accuracy - 0.5: no volume with at least {min_steps} optimizer steps"),

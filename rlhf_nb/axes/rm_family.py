@@ -61,7 +61,7 @@ class Scale:
 
     @property
     def task(self):
-        return notebook_task(self.task_spec, self.task_options, self.task_digits)
+        return notebook_task(self.task_spec, self.task_options, self.task_digits, policy=self.policy)  # its template
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], exclude: Iterable[str] = (), **fixed: Any) -> "Scale":
@@ -76,7 +76,8 @@ class Scale:
             "seeds": list(seeds),
             "task": f"{task.name} ({self.task_spec})" + (f", options {self.task_options}" if self.task_options else ""),
             "SFT policy": f"{sft.policy}, {sft.sft_steps} steps on {sft.train_problems} problems",
-            "reward models": f"initialised from the SFT policy, learning rate {reward.learning_rate:g}, "
+            "reward models": f"initialised from the SFT policy, "
+                             f"learning rate {reward.learning_rate_for(sft.policy):g}, "
                              f"{reward.comparisons_per_step} comparisons per step",
             **{name: value for name, value in grid.items()},
         })

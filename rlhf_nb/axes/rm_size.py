@@ -22,6 +22,7 @@ from ..models import check_model_spec
 from ..pipeline.rm_runs import RMEvalConfig, reward_model_result
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
+from .halves import HALVES, bon_half, halves_of
 from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_family import Scale, count_once, reward_config
 
@@ -123,9 +124,13 @@ def analyze(table: pd.DataFrame, results_dir: str | Path, headline_n: int = 16) 
     reported = {name: decide(p.values, p.claim, p.delta).to_dict() | {"values": [float(v) for v in p.values]}
                 for name, p in (("pairwise_acc_large_minus_small (reported)", acc),
                                 ("ood_gain_large_minus_small (reported)", gain_ood))}
+    # the variance split (reported, not evidence): the same part on each half of the evaluation prompts
+    views = {h: bon_half(table, h) for h in HALVES}
+    halves, no_split = halves_of(
+        lambda v: [h3_bon_part(v[(v.split == "heldout") & (v.n == n)], small, large)], views, 1)
     finding = decided_finding(
         "H3-bon", [replace(gain, name=f"held-out best-of-{n} gold gain over n = 1, RM {large} - RM {small}")],
-        axis=AXIS, figure=fig_rel,
+        axis=AXIS, figure=fig_rel, halves=halves, no_split=no_split,
         effect_label=f"held-out best-of-{n} gold gain over n = 1, RM {large} minus RM {small}",
         numbers={"by_size": {s: {k: float(x) for k, x in r.items()} for s, r in by_size.iterrows()}, **reported})
     acc_d = decide(acc.values, acc.claim, acc.delta)

@@ -64,6 +64,7 @@ from ..pipeline.runs import run_eval, run_rl, run_sft
 from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore, as_store
 from .policy_family import Scale, final_rows, fmt, until_back_to_baseline
+from .halves import HALVES, halves_of, rl_half
 from .results import Finding, axis_figure, decided_finding, save_figure
 from .rm_family import Scale as RMScale
 from .rm_family import reward_config
@@ -77,6 +78,9 @@ G4_ALPHA_SHARE = 0.20
 """G4 (1): margin of α(largest) - α(smallest), as a share of the mean fitted α"""
 G4_BETA_SHARE = 0.10
 """G4 (2): SESOI of the slope of β per decade of RM parameters, as a share of the mean fitted β"""
+H3_NO_SPLIT = ("the RL gains are the evaluation stage's, recorded on all evaluation prompts only (no per-half "
+               "values): no measurement / training variance split")
+"""why H3's parts have no variance split (part 1 also holds the best-of-n gains, which have halves)"""
 MIN_FIT_POINTS = 3
 """tracked points with d > 0 a run needs for its two-parameter Gao fit"""
 _RM_DATA = RMSizeGrid()  # the reward-model size axis's fixed data: its defaults are this notebook's
@@ -297,7 +301,7 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
 
     rl_gain, bon_gain = _means(arms, "rm_policy", "rl_gain", sizes), _means(arms, "rm_policy", "bon_gain", sizes)
     h3 = decided_finding(
-        "H3", h3_parts(arms), axis=AXIS, figure=rel,
+        "H3", h3_parts(arms), axis=AXIS, figure=rel, no_split=H3_NO_SPLIT,
         effect_label=(f"(best-of-{n} gain - RL gain, kl_coef={kl_pen:g}) of the {large} RM minus that of the {small} "
                       "RM (gold accuracy, claim > 0)"),
         numbers={"rl_gain": rl_gain, f"bon{n}_gain": bon_gain,
@@ -311,8 +315,13 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
     scale_notes = [f"{int((~(m > 0)).sum())} seed(s) with mean {name} <= 0 (or no fit): no scale for the margin, "
                    "dropped from that part" for name, m in per_seed.items() if (~(m > 0)).any()]
     alphas, betas = _means(fits, "rm_policy", "alpha", sizes), _means(fits, "rm_policy", "beta", sizes)
+    g4_p = g4_parts(fits)
+    # the variance split (reported, not evidence): the same per-run fits on each half of the tracking prompts
+    free = rl_all[rl_all["kl_coef"] == kl_free]
+    g4_halves, g4_no_split = halves_of(lambda v: g4_parts(run_fits(v, "rm_policy", "rm_params")),
+                                       {h: rl_half(free, h) for h in HALVES}, len(g4_p))
     g4 = decided_finding(
-        "G4", g4_parts(fits), axis=AXIS, figure=rel,
+        "G4", g4_p, axis=AXIS, figure=rel, halves=g4_halves, no_split=g4_no_split,
         effect_label=(f"(α_RL of the {large} RM - α_RL of the {small} RM) / the seed's mean α, separate Gao RL fits "
                       f"(kl_coef={kl_free:g}; claim |.| < {G4_ALPHA_SHARE:g})"),
         numbers={"alpha": alphas, "beta": betas, "mean_alpha": mean_alpha, "mean_beta": mean_beta,

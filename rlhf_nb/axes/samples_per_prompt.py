@@ -47,6 +47,7 @@ from ..pipeline.policy_runs import point_rows, run_point
 from ..store import RunStore
 from .policy_family import Scale, final_rows, fmt
 from .results import Finding, axis_figure, decided_finding, save_figure
+from .task_heterogeneity import NO_SPLIT as EVAL_NO_SPLIT
 
 AXIS = "samples_per_prompt"
 METRIC = "rl_heldout_sampled_acc"
@@ -162,7 +163,7 @@ def analyze(table: pd.DataFrame, results_dir: str | Path) -> list[Finding]:
         numbers["gold_by_n_equal_total"] = {int(k): round(float(v), 4) for k, v in
                                             eq.groupby("samples_per_prompt")[METRIC].mean().items()}
     finding = decided_finding("H1", parts, effect_label="first doubling gain in final held-out sampled gold acc "
-                              "(part 1, claim > 0)", figure=rel, axis=AXIS, numbers=numbers)
+                              "(part 1, claim > 0)", figure=rel, axis=AXIS, numbers=numbers, no_split=EVAL_NO_SPLIT)
     notes = [(f"Part 1 (first doubling {numbers['doublings'][0] if numbers['doublings'] else 'n/a'}): "
               f"{_part_text(finding.parts[0])}."),
              f"Part 2 (last doubling - first/3, claim < 0): {_part_text(finding.parts[1])}."

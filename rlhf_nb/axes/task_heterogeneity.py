@@ -17,6 +17,9 @@ from .results import Finding, decided_finding
 
 H8_DELTA = 0.01
 """SESOI of the in-distribution minus out-of-distribution RL gain (sampled gold accuracy)"""
+NO_SPLIT = ("the evaluation stage records its accuracies on all evaluation prompts only (no per-half values): "
+            "no measurement / training variance split")
+"""why H8's part has no variance split"""
 
 
 def h8_parts(table: pd.DataFrame) -> tuple[list[PartSpec], dict]:
@@ -42,4 +45,5 @@ def h8_finding(table: pd.DataFrame, axis: str, figure: str = "") -> Finding:
     return decided_finding(
         "H8", parts, axis=axis, figure=figure, numbers=numbers,
         effect_label="RL gain in distribution minus RL gain out of distribution (sampled gold acc, claim > 0)",
-        note=f"paired by seed; claim > 0 with δ {H8_DELTA}; a t interval over seeds, no verdict under 3 seeds")
+        note=f"paired by seed; claim > 0 with δ {H8_DELTA}; a t interval over seeds, no verdict under 3 seeds",
+        no_split=NO_SPLIT)

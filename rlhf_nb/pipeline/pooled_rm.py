@@ -111,7 +111,10 @@ def pooled_params(task: Task, config: RewardStageConfig, data_sfts: Sequence[Run
     """What identifies a pooled reward model (order of ``data_sfts`` does not matter)."""
     sfts = _ordered(data_sfts)
     specs = pooled_specs(config, len(sfts))
-    return {"task": asdict(task), "config": asdict(config),
+    from ..models import has_preset_shape
+    from .runs import policy_of
+
+    return {"task": asdict(task), "config": config.identity(has_preset_shape(policy_of(init_sft))),
             "upstream": {"data_sft": [s.run_id for s in sfts], "init_sft": init_sft.run_id},
             "specs": [asdict(s) for s in specs], "prompts": "disjoint", "max_new_tokens": MAX_NEW_TOKENS,
             "seed": config.seed}

@@ -5,7 +5,8 @@ For each split one pool of N policy samples per prompt is drawn once per SFT pol
 shared by every reward model evaluated on it. From the pool:
 
 - pairwise accuracy: over every (right, wrong) pair of responses to one prompt, the share the
-  reward model orders right (ties count half);
+  reward model orders right (ties count half); ``pairwise_acc_even`` / ``pairwise_acc_odd`` the
+  same on the prompts of even / odd index (evaluations made before these columns lack them);
 - best-of-n, n = 1 .. N: the gold accuracy of the response the reward model picks among n
   samples, and its proxy score, with the unbiased estimator of :mod:`rlhf_nb.scoring.best_of_n`
   (``gold``; ``gold_even`` / ``gold_odd`` on the prompts of even / odd index, two disjoint
@@ -237,6 +238,9 @@ def evaluate_on_pool(reward, pool: ResponsePool, ns: Sequence[int]) -> tuple[dic
         curve.insert(0, "aggregate", agg)
         curve["primary"] = agg == primary
         curve["pairwise_acc"] = pool_pairwise_accuracy(scores, pool.correct)
+        # the same on the prompts of even / odd index (the best-of-n halves): the measurement-noise split of a finding
+        curve["pairwise_acc_even"] = pool_pairwise_accuracy(scores[0::2], pool.correct[0::2])
+        curve["pairwise_acc_odd"] = pool_pairwise_accuracy(scores[1::2], pool.correct[1::2])
         frames.append(curve)
     table = pd.concat(frames, ignore_index=True)
     main = table[table.primary]

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..models import load_causal_lm, load_tokenizer
+from ..models import has_preset_shape, load_causal_lm, load_tokenizer
 from ..scoring.reward_models import load_reward
 from ..stages.evaluation import EvalStageConfig, evaluate_policy
 from ..stages.ppo import PPOSettings
@@ -36,8 +36,14 @@ class PipelineConfig:
 
 
 def run_sft(store: RunStore, task: Task, config: SFTStageConfig) -> Run:
-    params = {"task": asdict(task), "config": asdict(config), "upstream": {}, "seed": config.seed}
+    """SFT through the store; the id names a checkpoint policy by its path and its content digest."""
+    params = {"task": asdict(task), "config": config.identity(), "upstream": {}, "seed": config.seed}
     return store.execute("sft", params, lambda out: train_sft(config, task, out))
+
+
+def policy_of(sft: Run) -> str:
+    """The preset name or checkpoint an SFT run started from (as its params record it)."""
+    return str(sft.params.get("config", {}).get("policy", "s"))
 
 
 def reward_params(task: Task, config: RewardStageConfig, sft: Run, init_sft: Run | None = None) -> dict:
@@ -45,7 +51,9 @@ def reward_params(task: Task, config: RewardStageConfig, sft: Run, init_sft: Run
     upstream = {"sft": sft.run_id}
     if init_sft is not None and init_sft.run_id != sft.run_id:
         upstream["init_sft"] = init_sft.run_id
-    return {"task": asdict(task), "config": asdict(config), "upstream": upstream, "seed": config.seed}
+    init_is_preset = has_preset_shape(policy_of(init_sft or sft))
+    return {"task": asdict(task), "config": config.identity(init_is_preset), "upstream": upstream,
+            "seed": config.seed}
 
 
 def run_reward(store: RunStore, task: Task, config: RewardStageConfig, sft: Run) -> Run:
@@ -59,7 +67,28 @@ def run_rl(store: RunStore, task: Task, config: RLStageConfig, sft: Run, reward:
     if config.algorithm == "ppo":  # PPO's own settings are fixed defaults, but a changed default is a new run
         params["ppo"] = asdict(PPOSettings())
     rm_dir = reward.path / "model" if reward else None
-    return store.execute("rl", params, lambda out: train_rl(config, task, sft.path / "model", rm_dir, out))
+    return store.execute("rl", params, lambda out: with_rl_truncation(
+        train_rl(config, task, sft.path / "model", rm_dir, out), out))
+
+
+def with_rl_truncation(metrics: dict[str, Any], out: Path) -> dict[str, Any]:
+    """RL metrics plus ``rl/truncated_share``: the share of training completions cut at the token budget.
+
+    Read from TRL's per-step log (``completions/clipped_ratio``: completions without an end token);
+    above 5 % a warning names ``max_completion_tokens``. Absent when the log has no such column (PPO).
+    """
+    import pandas as pd
+
+    from ..stages.common import warn_truncated
+
+    log_file = out / "train_log.csv"
+    if log_file.exists():
+        log = pd.read_csv(log_file)
+        if "completions/clipped_ratio" in log and log["completions/clipped_ratio"].notna().any():
+            share = float(log["completions/clipped_ratio"].mean())
+            metrics = {**metrics, "rl/truncated_share": share}
+            warn_truncated("RL training completions", share, "RLStageConfig.max_completion_tokens")
+    return metrics
 
 
 def run_eval(store: RunStore, task: Task, config: EvalStageConfig, policy: Run, sft: Run,
@@ -75,6 +104,20 @@ def run_eval(store: RunStore, task: Task, config: EvalStageConfig, policy: Run, 
         return {"policy_stage": policy.stage, **evaluate_policy(model, tokenizer, task, config, ref, proxy)}
 
     return store.execute("eval", params, compute)
+
+
+def sampling_budgets(task: Task, policy: str):
+    """Token budgets for ``task`` as ``policy``'s tokenizer reads it (:func:`rlhf_nb.stages.common.token_budgets`).
+
+    What the notebooks use for a budget parameter left at 0: the embedded task's constants
+    (RL 40, evaluation 64, reward-model data 48, sequences 128 tokens), else the longest SFT
+    example of the data file. ``policy`` is a preset name, a checkpoint folder or a ``.gguf`` file.
+    """
+    from ..models import build_char_tokenizer, is_preset
+    from ..stages.common import token_budgets
+
+    tokenizer = build_char_tokenizer() if is_preset(policy) else load_tokenizer(policy)
+    return token_budgets(task, tokenizer)
 
 
 @dataclass

@@ -135,7 +135,8 @@ def best_of_n_curve(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[f
     replacement: the selection accuracy for a 0/1 verifier); ``gold_wr`` (the expected gold of
     the selection rule whose KL ``kl_exact`` is: draws with replacement from the pool);
     ``gold_even`` / ``gold_odd`` (``gold`` over the prompts of even / odd index, two disjoint
-    halves; NaN for a half with no prompt); ``proxy`` (expected score of the pick); ``oracle``
+    halves; NaN for a half with no prompt) and ``gold_wr_even`` / ``gold_wr_odd`` (the same for
+    ``gold_wr``); ``proxy`` (expected score of the pick); ``oracle``
     (best-of-n picking by gold itself: the share of prompts with a right answer among n, the
     ceiling any reward model can reach); and the gains ``gold_gain`` / ``gold_wr_gain`` /
     ``proxy_gain`` over n = 1 (the pool means).
@@ -155,7 +156,7 @@ def best_of_n_curve(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[f
     rows = []
     for n, kl_n in zip(ns, kl):
         g = np.array([expected_best_of_n(s, v, n) for s, v in zip(scores, gold)])
-        g_wr = [expected_best_of_n_with_replacement(s, v, n) for s, v in zip(scores, gold)]
+        g_wr = np.array([expected_best_of_n_with_replacement(s, v, n) for s, v in zip(scores, gold)])
         p = [expected_best_of_n(s, s, n) for s in scores]
         o = [expected_best_of_n(v, v, n) for v in gold]
         bound = kl_bound(n)
@@ -163,6 +164,8 @@ def best_of_n_curve(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[f
                      "d": math.sqrt(bound), "gold": float(np.mean(g)), "gold_wr": float(np.mean(g_wr)),
                      "gold_even": float(g[even].mean()) if even.any() else float("nan"),
                      "gold_odd": float(g[~even].mean()) if (~even).any() else float("nan"),
+                     "gold_wr_even": float(g_wr[even].mean()) if even.any() else float("nan"),
+                     "gold_wr_odd": float(g_wr[~even].mean()) if (~even).any() else float("nan"),
                      "proxy": float(np.mean(p)), "oracle": float(np.mean(o))})
     out = pd.DataFrame(rows)
     gold_start, proxy_start = expected_start(scores, gold)

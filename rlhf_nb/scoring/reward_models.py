@@ -120,6 +120,8 @@ class ProcessReward:
         self.tokenizer = load_tokenizer(path)
         self.model = load_scalar_reward_model(path, device)
         self.batch_size = batch_size
+        self.call_seconds = 0.0
+        """wall seconds spent in calls as a reward function (``__call__``), e.g. scoring an RL run's rollouts"""
 
     @torch.no_grad()
     def step_scores(self, prompts: list[str], completions: list[str]) -> list[list[float]]:

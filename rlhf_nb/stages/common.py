@@ -7,6 +7,9 @@ The stages set all of these explicitly; this module keeps that in one place.
 from __future__ import annotations
 
 import os
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ def trainer_kwargs(
     scheduler: str = "constant",
     warmup_ratio: float = 0.0,
     logging_steps: int = 10,
+    gradient_accumulation_steps: int = 1,
     **extra: Any,
 ) -> dict[str, Any]:
     """Keyword arguments for any TRL ``*Config``: explicit precision, no checkpointing, no hub."""
@@ -49,7 +53,7 @@ def trainer_kwargs(
         learning_rate=learning_rate,
         max_steps=max_steps,
         per_device_train_batch_size=per_device_batch,
-        gradient_accumulation_steps=1,
+        gradient_accumulation_steps=gradient_accumulation_steps,
         lr_scheduler_type=scheduler,
         warmup_steps=int(warmup_ratio * max_steps),
         bf16=bf16,
@@ -128,3 +132,111 @@ def set_torch_threads(threads: int | None) -> None:
     """Honour an explicit thread count (the study runner gives each worker one)."""
     if threads:
         torch.set_num_threads(threads)
+
+
+# --- token budgets, truncation, memory --------------------------------------------------------
+
+TRUNCATION_WARN_SHARE = 0.05
+"""above this share of truncated SFT targets or sampled completions a stage warns (its metrics always say)"""
+
+ADDITION_BUDGETS = {"sequence": 128, "rm_sampling": 48, "rl": 40, "eval": 64}
+"""the embedded task's budgets (tokens): its longest sequence is about 60 characters, one token each"""
+
+
+@dataclass(frozen=True)
+class TokenBudgets:
+    """Token budgets of every stage, derived from the task's data as a tokenizer reads it (units: tokens).
+
+    ``sequence``: SFT and reward-model sequences (prompt + completion + end token);
+    ``rm_sampling``, ``rl``, ``eval``: new tokens sampled for reward-model data, RL (and its
+    tracking) and evaluation. For a data task every budget covers the longest SFT example of
+    the train split (rounded up to a multiple of 16), so no worked solution loses its answer.
+    """
+
+    sequence: int
+    rm_sampling: int
+    rl: int
+    eval: int
+    longest_prompt: int = 0
+    longest_completion: int = 0
+
+
+_BUDGET_CACHE: dict[tuple, TokenBudgets] = {}
+
+
+def _round_up(n: int, to: int = 16) -> int:
+    return -(-n // to) * to
+
+
+def token_budgets(task: Any, tokenizer: Any, sample_problems: int = 2000) -> TokenBudgets:
+    """The budgets a stage uses for a knob left at 0: the embedded task's constants, else from the data.
+
+    Reads up to ``sample_problems`` SFT examples of ``task`` (prompt and completion tokenized as
+    the SFT trainer does, plus one end token) and takes the longest. Cached per task and tokenizer.
+    """
+    if getattr(task, "name", "") == "addition":
+        return TokenBudgets(**ADDITION_BUDGETS)
+    key = (repr(task), getattr(tokenizer, "name_or_path", ""), len(tokenizer))
+    if key in _BUDGET_CACHE:
+        return _BUDGET_CACHE[key]
+    import random
+
+    problems = task.sft_problems(sample_problems, 0)
+    seen, prompts, completions = set(), [], []
+    for p in problems:
+        if p.prompt in seen:
+            continue
+        seen.add(p.prompt)
+        prompts.append(p.prompt)
+        completions.append(task.sft_completion(p, random.Random(0)))
+    prompt_len = max(len(ids) for ids in tokenizer(prompts)["input_ids"])
+    completion_len = max(len(ids) for ids in tokenizer(completions, add_special_tokens=False)["input_ids"]) + 1
+    sequence = _round_up(max(len(a) for a in tokenizer([p + c for p, c in zip(prompts, completions)])["input_ids"]) + 1)
+    sampling = _round_up(completion_len)
+    budgets = TokenBudgets(sequence, sampling, sampling, sampling, prompt_len, completion_len)
+    _BUDGET_CACHE[key] = budgets
+    return budgets
+
+
+def warn_truncated(what: str, share: float, knob: str) -> None:
+    """Warn when more than :data:`TRUNCATION_WARN_SHARE` of ``what`` was cut at its token budget, naming the knob."""
+    if share > TRUNCATION_WARN_SHARE:
+        warnings.warn(f"{share:.0%} of {what} hit the token budget (more than {TRUNCATION_WARN_SHARE:.0%}): a cut "
+                      f"answer earns no credit; raise {knob}", RuntimeWarning, stacklevel=2)
+
+
+def truncated_share(completion_ids: list[list[int]], tokenizer: Any) -> float:
+    """Share of sampled completions (token ids as sampled) that end without an end token: cut at the budget."""
+    from ..scoring.sampling import eos_token_ids
+
+    if not completion_ids:
+        return 0.0
+    eos = set(eos_token_ids(tokenizer))
+    return sum(1 for ids in completion_ids if not ids or ids[-1] not in eos) / len(completion_ids)
+
+
+def finished_flags(completion_ids: list[list[int]], tokenizer: Any) -> list[bool]:
+    """For each sampled completion: whether it ended with an end token (True) or was cut at the budget."""
+    from ..scoring.sampling import eos_token_ids
+
+    eos = set(eos_token_ids(tokenizer))
+    return [bool(ids) and ids[-1] in eos for ids in completion_ids]
+
+
+def is_allocation_failure(err: BaseException) -> bool:
+    """torch's out-of-memory error on a GPU, or the CPU allocator's 'can't allocate' RuntimeError."""
+    if isinstance(err, torch.OutOfMemoryError):
+        return True
+    return isinstance(err, RuntimeError) and ("can't allocate" in str(err) or "out of memory" in str(err).lower())
+
+
+@contextmanager
+def name_the_knob(stage: str, knobs: str):
+    """Re-raise an allocation failure inside the block as a MemoryError naming the knobs that lower memory."""
+    try:
+        yield
+    except (RuntimeError, torch.OutOfMemoryError) as err:
+        if not is_allocation_failure(err):
+            raise
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise MemoryError(f"{stage} ran out of memory ({first}): lower {knobs}") from err

@@ -5,6 +5,11 @@ poor optimisation and poor generalisation can be told apart. KL(policy || refere
 estimated from the policy's own samples as the mean of log p_policy - log p_ref over each
 sampled sequence (unbiased; single samples can be negative).
 
+No OOD figure without OOD data: a task whose ``ood_source`` is ``heldout`` (a data file given no
+OOD file or column) is evaluated on its held-out split only. Every split reports the share of
+sampled completions cut at the token budget (``truncated_share``); above 5 % a warning names the
+knob. A completion earns credit only for an answer it gave (``finished`` passed to the verifier).
+
 Every measurement is seeded (the same policy and seed give the same numbers) and draws from
 random streams of its own (:func:`rlhf_nb.scoring.sampling.sample`): evaluating, or tracking
 a training run, leaves the caller's torch, numpy and ``random`` states as they were.
@@ -22,6 +27,7 @@ from ..scoring.sampling import sample, sequence_logprobs
 from ..tasks.addition import Problem
 from ..tasks.protocol import Task
 from ..typed_values import normalize_fields
+from .common import finished_flags, token_budgets, truncated_share, warn_truncated
 
 
 @dataclass(frozen=True)
@@ -33,14 +39,21 @@ class EvalStageConfig:
     samples_per_prompt: int = 4
     """temperature-1 samples per prompt for sampled accuracy, proxy reward and KL"""
     max_completion_tokens: int = 64
-    """generation budget; a 4-term OOD answer is about 30 characters"""
+    """generation budget in tokens; a 4-term OOD answer is about 30 characters; 0 = derived from the task's data
+    (the longest SFT solution; the notebooks' default for a data file)"""
     seed: int = 1234
     """evaluation seed: fixed across runs so policies are compared on the same prompts"""
 
     def __post_init__(self):
         normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
-        if self.eval_prompts <= 0 or self.samples_per_prompt <= 0 or self.max_completion_tokens <= 0:
-            raise ValueError("eval_prompts, samples_per_prompt and max_completion_tokens must be positive")
+        if self.eval_prompts <= 0 or self.samples_per_prompt <= 0 or self.max_completion_tokens < 0:
+            raise ValueError("eval_prompts and samples_per_prompt must be positive, max_completion_tokens positive "
+                             "or 0 (derived from the data)")
+
+
+def eval_splits(task: Task) -> tuple[str, ...]:
+    """The splits a policy is evaluated on: held-out, and OOD only when the task has OOD data of its own."""
+    return ("heldout",) if getattr(task, "ood_source", "") == "heldout" else ("heldout", "ood")
 
 
 def measure_samples(
@@ -63,7 +76,10 @@ def measure_samples(
     prompts = [p.prompt for p in problems for _ in range(samples_per_prompt)]
     expanded = [p for p in problems for _ in range(samples_per_prompt)]
     s = sample(model, tokenizer, prompts, max_new_tokens, seed=seed)
-    out = {"sampled_acc": float(np.mean([task.check_answer(c, p.answer) for p, c in zip(expanded, s.completions)]))}
+    done = finished_flags(s.completion_ids, tokenizer)
+    out = {"sampled_acc": float(np.mean([task.check_answer(c, p.answer, finished=f)
+                                         for p, c, f in zip(expanded, s.completions, done)])),
+           "truncated_share": truncated_share(s.completion_ids, tokenizer)}
     if reward is not None:
         out["proxy_mean"] = float(np.mean(reward.score(prompts, s.completions)))
     if ref_model is not None:
@@ -82,14 +98,24 @@ def evaluate_policy(
     ref_model: PreTrainedModel | None = None,
     reward: ProxyReward | None = None,
 ) -> dict[str, Any]:
-    """Flat ``eval/<split>/<metric>`` metrics for the held-out and OOD splits."""
+    """Flat ``eval/<split>/<metric>`` metrics for the held-out split and, when the task has OOD data, the OOD one.
+
+    ``greedy_acc`` and ``sampled_acc`` are shares in [0, 1]; ``truncated_share`` the share of
+    sampled completions cut at the budget; ``greedy_truncated_share`` the same for greedy ones.
+    """
     metrics: dict[str, Any] = {}
-    for split in ("heldout", "ood"):
+    budget = config.max_completion_tokens or token_budgets(task, tokenizer).eval
+    for split in eval_splits(task):
         problems = task.problems(split, config.eval_prompts, config.seed)
-        greedy = sample(model, tokenizer, [p.prompt for p in problems], config.max_completion_tokens, greedy=True)
+        greedy = sample(model, tokenizer, [p.prompt for p in problems], budget, greedy=True)
+        done = finished_flags(greedy.completion_ids, tokenizer)
         metrics[f"eval/{split}/greedy_acc"] = float(np.mean(
-            [task.check_answer(c, p.answer) for p, c in zip(problems, greedy.completions)]))
-        sampled = measure_samples(task, model, tokenizer, problems, config.samples_per_prompt, config.max_completion_tokens,
+            [task.check_answer(c, p.answer, finished=f) for p, c, f in zip(problems, greedy.completions, done)]))
+        metrics[f"eval/{split}/greedy_truncated_share"] = truncated_share(greedy.completion_ids, tokenizer)
+        sampled = measure_samples(task, model, tokenizer, problems, config.samples_per_prompt, budget,
                                   config.seed, ref_model, reward)
         metrics.update({f"eval/{split}/{k}": v for k, v in sampled.items()})
+        warn_truncated(f"the evaluation's sampled completions ({split})", sampled["truncated_share"],
+                       "EvalStageConfig.max_completion_tokens (the notebooks' eval_max_tokens)")
+    metrics["eval/max_completion_tokens"] = budget
     return metrics

@@ -36,6 +36,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from ..scoring.sampling import sample
 from ..tasks.addition import Problem
 from ..tasks.protocol import Task
+from .common import finished_flags, truncated_share, warn_truncated
 
 DATA_STREAM_OFFSET = 100_000
 """Reward-model prompts come from the train split's stream ``seed + DATA_STREAM_OFFSET``, not the
@@ -55,6 +56,8 @@ class ResponsePool:
     responses: list[list[str]]
     correct: list[list[bool]]
     problems: list[Problem] = field(default_factory=list)
+    truncated_share: float = float("nan")
+    """share of the responses cut at the token budget (no end token); NaN when not recorded"""
 
     @property
     def responses_per_prompt(self) -> int:
@@ -65,12 +68,16 @@ class ResponsePool:
         return sum(map(sum, self.correct)) / total if total else float("nan")
 
     def to_json(self) -> dict[str, Any]:
-        return {"prompts": self.prompts, "responses": self.responses, "correct": self.correct,
-                "terms": [list(p.terms) for p in self.problems]}
+        out = {"prompts": self.prompts, "responses": self.responses, "correct": self.correct,
+               "terms": [list(p.terms) for p in self.problems]}
+        if self.truncated_share == self.truncated_share:  # recorded (not NaN)
+            out["truncated_share"] = self.truncated_share
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> "ResponsePool":
-        return cls(obj["prompts"], obj["responses"], obj["correct"], [Problem(tuple(t)) for t in obj.get("terms", [])])
+        return cls(obj["prompts"], obj["responses"], obj["correct"], [Problem(tuple(t)) for t in obj.get("terms", [])],
+                   obj.get("truncated_share", float("nan")))
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,8 @@ class ComparisonData:
     """prompts sampled (usable or not) to find the ones used"""
     sampled_share_correct: float
     """share of right answers among all sampled responses (the policy's accuracy on the pool)"""
+    sampled_truncated_share: float = float("nan")
+    """share of the sampled responses cut at the token budget (no end token)"""
 
     def stats(self) -> dict[str, Any]:
         """Flat ``data/...`` metrics."""
@@ -170,6 +179,7 @@ class ComparisonData:
             "data/epochs": self.spec.epochs if self.spec else 1,
             "data/sampled_prompts": self.sampled_prompts,
             "data/pool_share_correct": self.sampled_share_correct,
+            "data/truncated_share": self.sampled_truncated_share,
         }
 
 
@@ -198,8 +208,12 @@ def sample_pool(
     s = sample(model, tokenizer, flat, max_new_tokens, seed=seed)
     k = responses_per_prompt
     responses = [s.completions[i * k : (i + 1) * k] for i in range(len(prompts))]
-    correct = [[task.check_answer(c, pr.answer) for c in rs] for pr, rs in zip(problems, responses)]
-    return ResponsePool(prompts, responses, correct, list(problems))
+    done = finished_flags(s.completion_ids, tokenizer)  # a cut response earns credit only for a marked answer
+    correct = [[task.check_answer(c, pr.answer, finished=done[i * k + j]) for j, c in enumerate(rs)]
+               for i, (pr, rs) in enumerate(zip(problems, responses))]
+    cut = truncated_share(s.completion_ids, tokenizer)
+    warn_truncated(f"reward-model responses ({split} split)", cut, "the reward model's max_new_tokens")
+    return ResponsePool(prompts, responses, correct, list(problems), cut)
 
 
 def chunk_prompts(responses_per_prompt: int) -> int:
@@ -266,8 +280,10 @@ def select_comparisons(chunks: Iterable[ResponsePool], spec: ComparisonSpec, see
     rng = random.Random(f"pairs/{seed}")
     out: list[Comparison] = []
     used = seen = right_total = 0
+    cut_shares: list[float] = []
     r = spec.responses_per_prompt
     for pool in chunks:
+        cut_shares.append(pool.truncated_share)
         if pool.responses_per_prompt < r:
             raise ValueError(
                 f"responses_per_prompt={r} but the pool holds {pool.responses_per_prompt} responses per prompt: "
@@ -298,7 +314,8 @@ def select_comparisons(chunks: Iterable[ResponsePool], spec: ComparisonSpec, see
             f"{spec.n_prompts} prompts could supply their {spec.max_quota} (right, wrong) pair(s): the policy is "
             f"almost always right or always wrong there. Raise max_pool_prompts above {cap}, raise "
             f"responses_per_prompt, or ask fewer pairs per prompt (comparisons / n_prompts)")
-    return ComparisonData(out, spec, seen, share)
+    cut = sum(cut_shares) / len(cut_shares) if cut_shares else float("nan")
+    return ComparisonData(out, spec, seen, share, cut)
 
 
 def sample_comparisons(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, task: Task,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from ..compute import forward_flops, train_flops
 from ..models import (
     build_reward_model,
     count_parameters,
+    default_learning_rate,
     is_preset_model,
     load_causal_lm,
     load_tokenizer,
@@ -47,11 +48,15 @@ from ..tasks.protocol import Task
 from ..typed_values import normalize_fields
 from .common import (
     log_history_frame,
+    name_the_knob,
     per_device_batch,
     quiet,
     save_trained,
+    token_budgets,
     trainer_kwargs,
+    warn_truncated,
 )
+from .evaluation import eval_splits
 from .multitask_rm import MultiTaskRewardTrainer
 from .preference_data import (
     Comparison,
@@ -83,9 +88,10 @@ class RewardStageConfig:
     """passes over the comparisons"""
     comparisons_per_step: int = 32
     """pairs per optimizer step (a PRM step sees the same number of responses: 2 per pair)"""
-    learning_rate: float = 1e-4
-    """constant learning rate; at 1e-4 the default RM is imperfect (pairwise accuracy 0.82-0.92 over seeds),
-    at 5e-4 it reached 0.85-0.97, at 3e-5 it stayed near chance (0.40-0.67)"""
+    learning_rate: float = 0.0
+    """constant learning rate; 0 = by the kind of model it starts from: 1e-4 for a preset (there the default RM is
+    imperfect, pairwise accuracy 0.82-0.92 over seeds; 5e-4 reached 0.85-0.97, 3e-5 stayed near chance), 1e-5 for a
+    pretrained checkpoint"""
     eval_prompts: int = 256
     """held-out prompts (x responses_per_prompt samples) used for pairwise accuracy; 0 skips it"""
     precision: str = "auto"
@@ -104,6 +110,16 @@ class RewardStageConfig:
     """PRM only: weight right and wrong steps to count equally (else the PRM learns the majority label)"""
     max_pool_prompts: int = 0
     """comparisons > 0 only: most prompts sampled while looking for usable ones; 0 = 32 x n_prompts"""
+    comparisons_per_micro_batch: int = 0
+    """pairs per forward/backward pass (gradient accumulation up to comparisons_per_step); 0 = the whole step for
+    a preset, 4 pairs for a checkpoint.
+    Lower it when a step runs out of memory; it does not change what is learned, so it is not in the run id"""
+    max_sequence_tokens: int = 0
+    """longest scored sequence (prompt + response) in tokens; pairs longer are dropped by the trainer; 0 = derived
+    from the data: 128 for the addition task, else room for the longest prompt and max_new_tokens"""
+    max_new_tokens: int = 0
+    """tokens sampled per response for the comparisons and the evaluation pairs; 0 = derived from the data (48 for
+    the addition task, the longest SFT solution of a data file)"""
 
     def __post_init__(self):
         normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
@@ -111,7 +127,8 @@ class RewardStageConfig:
                      "comparisons_per_step"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be positive")
-        for name in ("eval_prompts", "comparisons", "max_pool_prompts"):
+        for name in ("eval_prompts", "comparisons", "max_pool_prompts", "comparisons_per_micro_batch",
+                     "max_sequence_tokens", "max_new_tokens"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)}: must be 0 or positive")
         if self.responses_per_prompt < 2:
@@ -125,6 +142,12 @@ class RewardStageConfig:
             raise ValueError(f"aggregate={self.aggregate!r}: use one of {STEP_AGGREGATES}")
         if self.bce_weight < 0:
             raise ValueError(f"bce_weight={self.bce_weight}: use 0 or more")
+        if not 0 <= self.learning_rate < 1:
+            raise ValueError(f"learning_rate={self.learning_rate}: expected a value like 1e-4 (preset) or 1e-5 "
+                             "(checkpoint), or 0 for the default of the model's kind")
+        if self.comparisons_per_micro_batch and self.comparisons_per_step % self.comparisons_per_micro_batch:
+            raise ValueError(f"comparisons_per_micro_batch={self.comparisons_per_micro_batch} does not divide "
+                             f"comparisons_per_step={self.comparisons_per_step}: pick a divisor")
         if self.comparisons:
             self.data_spec()  # refuses impossible (prompts, responses, comparisons) before any sampling
             return
@@ -134,6 +157,22 @@ class RewardStageConfig:
                 f"comparisons_per_prompt={self.comparisons_per_prompt} exceeds the {max_pairs} (right, wrong) pairs "
                 f"that {self.responses_per_prompt} responses can give at best; lower it or raise responses_per_prompt"
             )
+
+    def learning_rate_for(self, init: str | Path) -> float:
+        """The learning rate used for a reward model initialised from ``init`` (a preset name or a checkpoint)."""
+        return self.learning_rate or default_learning_rate("reward", init)
+
+    def identity(self, init_is_preset: bool) -> dict[str, Any]:
+        """What names this configuration in a run id: the fields with the learning rate as used for a model of
+        that kind, the micro-batch left out (memory, not what is learned), automatic budgets left out (the
+        task and the checkpoint, both in the id, decide them)."""
+        out = asdict(self)
+        out["learning_rate"] = self.learning_rate or (1e-4 if init_is_preset else 1e-5)  # models' rates by kind
+        out.pop("comparisons_per_micro_batch")
+        for name in ("max_sequence_tokens", "max_new_tokens"):
+            if not out[name]:
+                out.pop(name)
+        return out
 
     def data_spec(self) -> ComparisonSpec | None:
         """The exact data this config asks for, or None under the older per-prompt rule."""
@@ -145,11 +184,14 @@ class RewardStageConfig:
 def build_reward_data(config: RewardStageConfig, task: Task, policy, tokenizer) -> ComparisonData:
     """Sample the comparisons ``config`` asks for from ``policy`` (exact spec, or the older rule)."""
     spec = config.data_spec()
+    budget = config.max_new_tokens or token_budgets(task, tokenizer).rm_sampling
     if spec is not None:
-        return sample_comparisons(policy, tokenizer, task, spec, config.seed, config.max_pool_prompts)
-    pool = sample_pool(policy, tokenizer, task, "train", config.n_prompts, config.responses_per_prompt, config.seed)
+        return sample_comparisons(policy, tokenizer, task, spec, config.seed, config.max_pool_prompts,
+                                  max_new_tokens=budget)
+    pool = sample_pool(policy, tokenizer, task, "train", config.n_prompts, config.responses_per_prompt, config.seed,
+                       max_new_tokens=budget)
     pairs = comparisons_from_pool(pool, config.comparisons_per_prompt, config.seed)
-    return ComparisonData(pairs, None, len(pool.prompts), pool.share_correct())
+    return ComparisonData(pairs, None, len(pool.prompts), pool.share_correct(), pool.truncated_share)
 
 
 def _train_pairwise(config: RewardStageConfig, pairs: list[Comparison], model, tokenizer, out_dir: Path,
@@ -157,15 +199,26 @@ def _train_pairwise(config: RewardStageConfig, pairs: list[Comparison], model, t
     chosen_ids = [reward_input_ids(tokenizer, c.prompt, c.chosen) for c in pairs]
     rejected_ids = [reward_input_ids(tokenizer, c.prompt, c.rejected) for c in pairs]
     data = Dataset.from_dict({"chosen_ids": chosen_ids, "rejected_ids": rejected_ids})
+    max_length = config.max_sequence_tokens
+    # RewardTrainer drops a pair longer than max_length: count them and say so
+    too_long = sum(max(len(a), len(b)) > max_length for a, b in zip(chosen_ids, rejected_ids)) / max(1, len(pairs))
+    warn_truncated("reward-model pairs (dropped by the trainer)", too_long, "RewardStageConfig.max_sequence_tokens")
     # Whole epochs: k epochs over D is then exactly k times the steps of one epoch over D.
     steps = config.epochs * math.ceil(len(pairs) / config.comparisons_per_step)
+    per_device = per_device_batch(config.comparisons_per_step, "comparisons_per_step")
+    # a preset takes the whole step at once; a checkpoint 4 pairs (8 sequences) per pass, a few GiB at 135M
+    divisors = [d for d in range(1, min(4, per_device) + 1) if per_device % d == 0]
+    micro = config.comparisons_per_micro_batch or (per_device if model_is_preset else max(divisors))
+    if per_device % micro:
+        raise ValueError(f"comparisons_per_micro_batch={micro} does not divide the {per_device} comparisons per step "
+                         "on each process: pick a divisor")
     args = RewardConfig(
         **trainer_kwargs(
-            str(out_dir / "trainer"), config.seed, config.learning_rate, steps,
-            per_device_batch(config.comparisons_per_step, "comparisons_per_step"),
+            str(out_dir / "trainer"), config.seed, config.learning_rate, steps, micro,
             model_is_preset=model_is_preset, precision=config.precision, logging_steps=max(1, steps // 50),
+            gradient_accumulation_steps=per_device // micro,
         ),
-        max_length=128,
+        max_length=max_length,
         disable_dropout=True,
     )
     if config.supervision == "multitask":
@@ -175,10 +228,13 @@ def _train_pairwise(config: RewardStageConfig, pairs: list[Comparison], model, t
         trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
     trainer = quiet(trainer)
     start = time.perf_counter()
-    trainer.train()
+    with name_the_knob("the reward model", f"RewardStageConfig.comparisons_per_micro_batch (now {micro}) or "
+                                           f"max_sequence_tokens (now {max_length})"):
+        trainer.train()
     return {"steps": steps, "seconds": time.perf_counter() - start, "trainer": trainer,
             "log": log_history_frame(trainer.state.log_history),
-            "tokens": config.epochs * sum(len(x) for x in chosen_ids + rejected_ids), "metrics": {}}
+            "tokens": config.epochs * sum(len(x) for x in chosen_ids + rejected_ids),
+            "metrics": {"rm/dropped_long_share": too_long}}
 
 
 def check_supervision_fits_task(supervision: str, task: Any) -> None:
@@ -202,6 +258,14 @@ def train_reward_model(
     """
     check_supervision_fits_task(config.supervision, task)
     policy, tokenizer = load_causal_lm(sft_model_dir), load_tokenizer(sft_model_dir)
+    init_dir = Path(init_model_dir or sft_model_dir)
+    budgets = token_budgets(task, tokenizer)
+    config = replace(config,  # every knob left at 0 as this run uses it
+                     learning_rate=config.learning_rate or default_learning_rate("reward", init_dir),
+                     max_new_tokens=config.max_new_tokens or budgets.rm_sampling)
+    # a scored sequence is a prompt and a sampled response: room for the longest of each, so no pair is dropped
+    config = replace(config, max_sequence_tokens=config.max_sequence_tokens or max(
+        budgets.sequence, -(-(budgets.longest_prompt + config.max_new_tokens) // 16) * 16))
     if data is None:
         data = build_reward_data(config, task, policy, tokenizer)
     pairs = data.comparisons
@@ -214,7 +278,6 @@ def train_reward_model(
     with open(out_dir / "comparisons.jsonl", "w", encoding="utf-8") as f:  # the exact training data, for inspection
         for c in pairs:
             f.write(json.dumps({"prompt": c.prompt, "chosen": c.chosen, "rejected": c.rejected}) + "\n")
-    init_dir = Path(init_model_dir or sft_model_dir)
     rm_tokenizer = load_tokenizer(init_dir)
     model = build_reward_model(init_dir, seed=config.seed)
     if config.supervision == "prm":
@@ -234,10 +297,11 @@ def train_reward_model(
     reward = load_reward(out_dir / "model")
     metrics: dict[str, Any] = {}
     if config.eval_prompts:
-        for split in ("heldout", "ood"):
+        for split in eval_splits(task):  # no OOD figure without OOD data
             eval_pool = sample_pool(policy, tokenizer, task, split, config.eval_prompts, config.responses_per_prompt,
-                                    config.seed + 1)
+                                    config.seed + 1, max_new_tokens=config.max_new_tokens)
             metrics[f"rm/{split}/pairwise_acc"] = pairwise_accuracy(reward, all_pairs(eval_pool))
+            metrics[f"rm/{split}/truncated_share"] = eval_pool.truncated_share
     n_params = count_parameters(trained, non_embedding=True)
     mean_len = out["tokens"] / max(1, 2 * len(pairs) * config.epochs)
     responses = data.spec.responses_per_prompt if data.spec else config.responses_per_prompt
@@ -256,6 +320,9 @@ def train_reward_model(
         "rm/train_flops": fit_flops,
         "rm/sampling_flops": sampling_flops,
         "rm/pool_share_correct": data.sampled_share_correct,
+        "rm/learning_rate": config.learning_rate,
+        "rm/max_sequence_tokens": config.max_sequence_tokens,
+        "rm/max_new_tokens": config.max_new_tokens,
         **data.stats(),
         **out["metrics"],
     })

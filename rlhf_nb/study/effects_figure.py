@@ -34,7 +34,7 @@ def effects_figure(parts: pd.DataFrame, width_in: float = 11.0) -> Figure:
             ax.plot([lo, hi], [y, y], color=colour, lw=2)
         if math.isfinite(est):
             ax.plot([est], [y], "o", color=colour, mfc="white" if r.exact_by_construction else colour)
-        labels.append(f"{r.id} · {r.name[:38]} ({r.claim}, δ {_g(r.delta)}): "
+        labels.append(f"{r.id} · {_short(str(r.name), 38)} ({r.claim}, δ {_g(r.delta)}): "
                       f"{_g(r.estimate)} [{_g(r.lo)}, {_g(r.hi)}]{'' if unit == 'δ' else ' *'}")
     for x, style in ((0, "-"), (1, "--"), (-1, "--")):
         ax.axvline(x, color="#555555", lw=0.8, ls=style)
@@ -51,6 +51,14 @@ def _half_width(r) -> float:
     if math.isfinite(r.lo) and math.isfinite(r.hi) and r.hi > r.lo:
         return (r.hi - r.lo) / 2
     return abs(r.estimate) if math.isfinite(r.estimate) and r.estimate else 1.0
+
+
+def _short(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rsplit(" ", 1)[0] if " " in text[: width - 1] else text[: width - 1]
+    return cut.rstrip(" ,;:(") + "…"
 
 
 def _g(x: float) -> str:

@@ -22,7 +22,11 @@ from ..analysis.decision import (
     decide_compound,
     multiplicity_summary,
 )
+from ..axes import findings as registry
 from ..axes.findings import FINDINGS, SCORED
+
+BEYOND = getattr(registry, "BEYOND", "beyond the papers")
+"""the ``source`` of a finding that neither paper states (the scorecard shows them in a section of their own)"""
 
 
 def load_findings(results_dir: Path) -> dict[str, dict[str, Any]]:
@@ -37,26 +41,33 @@ def _num(x: Any) -> float:
 
 
 def scorecard(results_dir: Path) -> pd.DataFrame:
-    """One row per finding (H1-H8, G1-G8, then reported halves such as H3-bon): verdict, headline effect and
-    interval, seeds, the seeds it would need when undecided; findings no axis produced are "not tested"."""
+    """One row per finding (H1-H8, G1-G8, then recorded halves such as H3-bon and every finding beyond the papers,
+    then any recorded finding the registry does not hold): verdict, headline effect and interval, seeds, the seeds it
+    would need when undecided, its source (a paper, or :data:`BEYOND`); registered findings no axis produced are
+    "not tested"."""
     found = load_findings(results_dir)
     rows = []
-    for fid in list(SCORED) + [f for f in FINDINGS if f not in SCORED and f in found]:
+    unregistered = [f for f in found if f not in FINDINGS]
+    extra = [f for f in FINDINGS if f not in SCORED and (f in found or FINDINGS[f].source == BEYOND)]
+    for fid in list(SCORED) + extra + unregistered:
         f = found.get(fid)
-        spec = FINDINGS[fid]
+        spec = FINDINGS.get(fid)
+        source = spec.source if spec else (f.get("source") or BEYOND)
+        scored = spec.scored if spec else False
         if f is None:
             rows.append({"id": fid, "claim": spec.claim, "axis": spec.axis, "verdict": "not tested", "effect": None,
                          "ci": None, "n_seeds": None, "effect_label": "", "figure": "", "note": "", "parts": 0,
-                         "seeds_needed": None, "scored": spec.scored})
+                         "seeds_needed": None, "scored": spec.scored, "source": source})
             continue
         needed = [p.get("seeds_needed") for p in f.get("parts", []) if p.get("verdict") == "inconclusive"]
-        rows.append({"id": fid, "claim": f.get("claim", spec.claim), "axis": f.get("axis") or spec.axis,
+        rows.append({"id": fid, "claim": f.get("claim") or (spec.claim if spec else ""),
+                     "axis": f.get("axis") or (spec.axis if spec else ""),
                      "verdict": f["verdict"], "effect": f.get("effect"), "ci": f.get("ci"), "n_seeds": f.get("n_seeds"),
                      "effect_label": f.get("effect_label", ""), "figure": f.get("figure", ""), "note": f.get("note", ""),
                      "parts": len(f.get("parts", [])),
                      "seeds_needed": (max(n for n in needed if n) if any(needed) else None)
                      if f["verdict"] == "inconclusive" else None,
-                     "scored": spec.scored})
+                     "scored": scored, "source": source})
     return pd.DataFrame(rows)
 
 
@@ -98,3 +109,37 @@ def multiplicity(results_dir: Path) -> dict[str, Any]:
         return {"findings": 0, "tested": 0, "decided": 0, "decided_holm": 0, "expected_false_verdicts": 0.0,
                 "level": 0.95}
     return multiplicity_summary(decisions)
+
+
+def _fmt(x: Any) -> str:
+    x = _num(x)
+    return "n/a" if x != x else f"{x:+.3g}"
+
+
+def markdown_table(results_dir: Path) -> str:
+    """The scorecard as a Markdown table (finding rows in bold, then each part), for a README or a note.
+
+    Columns: finding, part (claim, δ), verdict, estimate [95% CI], seeds, seeds needed (undecided
+    only), measurement share (the part's variance split, when recorded: see
+    :mod:`rlhf_nb.analysis.variance_split`).
+    """
+    found = load_findings(results_dir)
+    lines = ["| finding | part (claim, δ) | verdict | estimate [95% CI] | seeds | seeds needed | measurement share |",
+             "|---|---|---|---|---|---|---|"]
+    for _, row in scorecard(results_dir).iterrows():
+        record = found.get(row["id"])
+        if record is None:
+            lines.append(f"| **{row['id']}** | {row['claim']} | **not tested** | | | | |")
+            continue
+        ci = row["ci"] or [None, None]
+        lines.append(f"| **{row['id']}** | {row['claim']} | **{row['verdict']}** | {_fmt(row['effect'])} "
+                     f"[{_fmt(ci[0])}, {_fmt(ci[1])}] | {row['n_seeds']} | {row['seeds_needed'] or ''} | |")
+        for i, p in enumerate(record.get("parts", []), start=1):
+            lo, hi = p.get("ci") or [None, None]
+            split = p.get("variance_split") or {}
+            share = split.get("measurement_share")
+            note = " (true by construction)" if p.get("exact_by_construction") else ""
+            lines.append(f"| | {i}. {p.get('name', '')} ({p.get('claim')}, δ {_num(p.get('delta')):g}){note} | "
+                         f"{p.get('verdict')} | {_fmt(p.get('estimate'))} [{_fmt(lo)}, {_fmt(hi)}] | {p.get('n')} | "
+                         f"{p.get('seeds_needed') or ''} | {'' if share is None else f'{share:.2f}'} |")
+    return "\n".join(lines)

@@ -231,8 +231,11 @@ class AdditionTask:
                 out.append(p)
         return out
 
-    def check_answer(self, completion: str, answer: int | str) -> bool:
-        """Gold verifier by answer: the completion's final number equals ``answer``."""
+    def check_answer(self, completion: str, answer: int | str, finished: bool = True) -> bool:
+        """Gold verifier by answer: the completion's final number equals ``answer``.
+
+        ``finished`` (whether it ended with an end token) is not needed here: a cut chain's last
+        number is a partial sum, which :func:`parse_final_answer` reads as the answer it wrote."""
         return parse_final_answer(completion) == int(answer)
 
     def sft_completion(self, problem: Problem, rng: random.Random) -> str:

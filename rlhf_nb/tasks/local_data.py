@@ -25,10 +25,18 @@ draws from ``train`` only: a record whose question is an OOD question, or whose 
 prompt equals an evaluation prompt, is dropped from ``train``.
 
 Prompts are the tokenizer's chat template applied to the question as one user message when
-``chat_template_from`` names a checkpoint whose tokenizer has one, else ``prompt_format``. The
-rendered template's leading BOS text is dropped, because TRL's trainers and
-:func:`rlhf_nb.scoring.sampling.sample` tokenize prompt text with the tokenizer's special tokens,
-which adds it back once.
+``chat_template_from`` names a checkpoint (a folder or a ``.gguf`` file) whose tokenizer has one,
+else ``prompt_format``. TRL's trainers and :func:`rlhf_nb.scoring.sampling.sample` tokenize
+prompt text with the tokenizer's special tokens, so the text is made such that those ids equal
+``apply_chat_template(messages, tokenize=True, add_generation_prompt=True)`` exactly: the
+template's leading BOS text is dropped only when the tokenizer adds that BOS itself (SmolLM2's
+does not: its ``<|im_start|>`` is written by the template), and the equality is checked once
+when the task is built (:func:`check_template_ids`).
+
+The verifier gives no credit without an answer: a completion is right when its marked answer
+(``####``, ``\boxed{}``, "answer is") equals the gold one, or, only when it ended with an end
+token (``finished=True``), when its last number does. A completion cut at the token budget
+with no marked answer gets none, whatever numbers it rambled through.
 
 What it does not do: step labels (process reward models need the embedded task), or
 download anything.
@@ -162,17 +170,19 @@ def parse_record(record: dict[str, Any], where: str, question_field: str = "", a
 
 
 def sft_target(example: MathExample) -> str:
-    """The completion SFT teaches: the worked solution, ending on an answer the verifier reads."""
+    """The completion SFT teaches: the worked solution, ending on a marked answer (``####``, ``\\boxed{}``, "answer is")."""
     answer = canonical_answer(example.answer)
     if not example.solution:
         return f"The answer is {answer}."
     if "####" in example.solution:  # GSM8K: drop the calculator annotations, keep '#### 72' last
         reasoning = _CALCULATOR.sub("", example.solution.rsplit("####", 1)[0]).strip()
         return f"{reasoning}\n#### {answer}" if reasoning else f"#### {answer}"
-    if extract_final_number(example.solution) is not None and numbers_match(
-            extract_final_number(example.solution), example.answer):
-        return example.solution
-    return f"{example.solution}\n#### {answer}"  # a solution that does not end on its answer gets it appended
+    if final_answer_text(example.solution) is not None and numbers_match(
+            extract_final_number(example.solution, fallback_last_number=False), example.answer):
+        return example.solution  # e.g. MATH: ends on its \boxed{} answer
+    # a solution without a marked answer (CHAMP's end on a bare "= 2.") gets one: the policy learns to mark its
+    # answer, and the verifier credits a marked answer even where it cannot tell that a completion ended
+    return f"{example.solution}\n#### {answer}"
 
 
 # --- prompts -------------------------------------------------------------------------------------
@@ -283,7 +293,8 @@ class MathDataTask:
     heldout_fraction: float = 0.1
     """share of the in-distribution records held out for evaluation (by hash of the question)"""
     chat_template_from: str = ""
-    """checkpoint folder whose tokenizer's chat template formats prompts (pass the policy's); "" = plain text"""
+    """checkpoint folder or .gguf file whose tokenizer's chat template formats prompts (the notebooks pass the
+    policy's when it has one); "" = plain text"""
     system_prompt: str = ""
     """system message (chat template) or preamble (plain text); "" for none"""
     prompt_format: str = PLAIN_PROMPT_FORMAT
@@ -339,11 +350,16 @@ class MathDataTask:
                 AutoTokenizer,  # only the template is read: no model, no layer above tasks
             )
 
-            if not (Path(self.chat_template_from) / "tokenizer_config.json").exists():
+            source = Path(self.chat_template_from)
+            if source.suffix == ".gguf" and source.is_file():  # llama.cpp's format: the tokenizer is inside it
+                tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+            elif not (source / "tokenizer_config.json").exists():
                 raise FileNotFoundError(
                     f"chat_template_from={self.chat_template_from!r} has no tokenizer_config.json: pass the "
-                    "checkpoint folder whose chat template formats the prompts, or leave it empty")
-            tokenizer = AutoTokenizer.from_pretrained(self.chat_template_from, trust_remote_code=self.trust_remote_code)
+                    "checkpoint folder (or .gguf file) whose chat template formats the prompts, or leave it empty")
+            else:
+                tokenizer = AutoTokenizer.from_pretrained(self.chat_template_from,
+                                                          trust_remote_code=self.trust_remote_code)
         style = "chat" if has_chat_template(tokenizer) else "plain"
 
         main, skipped, ood_rows = self._read(self.path)
@@ -444,6 +460,10 @@ class MathDataTask:
         target = sft_target(MathExample(problem.question, Fraction(problem.answer), problem.solution))
         return (self.completion_prefix + target) if self.prompt_style == "plain" else target
 
-    def check_answer(self, completion: str, answer: Any) -> bool:
-        """Gold verifier: the completion's final number equals ``answer`` exactly (:mod:`rlhf_nb.tasks.answers`)."""
-        return check_numeric_answer(completion, answer)
+    def check_answer(self, completion: str, answer: Any, finished: bool = False) -> bool:
+        """Gold verifier: the completion's final answer equals ``answer`` exactly (:mod:`rlhf_nb.tasks.answers`).
+
+        A marked answer is read wherever it is; without one, the last number counts only for a
+        completion that ``finished`` (ended with an end token): no credit for a cut ramble.
+        """
+        return check_numeric_answer(completion, answer, fallback_last_number=finished)

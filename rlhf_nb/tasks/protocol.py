@@ -50,6 +50,10 @@ class Task(Protocol):
         """The completion the SFT data shows for ``problem``."""
         ...
 
-    def check_answer(self, completion: str, answer: Any) -> bool:
-        """Gold verifier: whether ``completion``'s final answer equals ``answer``."""
+    def check_answer(self, completion: str, answer: Any, finished: bool = False) -> bool:
+        """Gold verifier: whether ``completion``'s final answer equals ``answer``.
+
+        ``finished``: the completion ended with an end token (not cut at the token budget).
+        Callers that sampled it pass it (:func:`rlhf_nb.stages.common.finished_flags`); a
+        caller that cannot tell leaves False, and a task then credits only a marked answer."""
         ...

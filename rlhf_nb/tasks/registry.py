@@ -65,8 +65,14 @@ def task_kwargs_from_text(text: str) -> dict[str, str]:
     return out
 
 
-def notebook_task(spec: str = "addition", options: str = "", digits: int = 0, embedded: tuple = ()):
+def notebook_task(spec: str = "addition", options: str = "", digits: int = 0, embedded: tuple = (),
+                  policy: str = ""):
     """The task a notebook names: the pipeline's default task for ``addition``, else a data file.
+
+    ``policy`` is the notebook's policy (a preset name, a checkpoint folder or a ``.gguf`` file):
+    for a data file, a checkpoint policy's chat template formats the prompts unless
+    ``options`` names ``chat_template_from`` itself (``chat_template_from=`` with no value keeps
+    plain prompts). A checkpoint without a template gives plain prompts, as before.
 
     ``options`` is the notebook's ``task_options`` text; ``digits`` (per term, 0 keeps the
     default) only applies to the embedded task, and naming it for a data file is refused.
@@ -75,9 +81,24 @@ def notebook_task(spec: str = "addition", options: str = "", digits: int = 0, em
     data file is read, parsed and hashed once per process however often an axis asks, and
     again when it (or a file its options name) changes on disk.
     """
+    kwargs = task_kwargs_from_text(options)
+    if (policy and str(spec).strip() != "addition" and "chat_template_from" not in kwargs
+            and policy_has_files(policy)):
+        options = f"{options}, chat_template_from={_quote(policy)}" if options.strip() else \
+            f"chat_template_from={_quote(policy)}"
     files = [spec, *task_kwargs_from_text(options).values()]
     stamps = tuple(os.stat(f).st_mtime_ns for f in files if isinstance(f, str) and os.path.isfile(f))
     return _notebook_task(spec, options, digits, tuple(embedded), stamps)
+
+
+def policy_has_files(policy: str) -> bool:
+    """A checkpoint on disk (a folder with a tokenizer, or a ``.gguf`` file), as opposed to a preset name."""
+    path = Path(policy).expanduser()
+    return (path.is_file() and path.suffix == ".gguf") or (path / "tokenizer_config.json").is_file()
+
+
+def _quote(value: str) -> str:
+    return f'"{value}"' if "," in value else value
 
 
 @lru_cache(maxsize=32)

@@ -323,10 +323,10 @@ def test_h1_clear_and_absent(tmp_path):
 
 def test_h5_h8_clear_and_absent(tmp_path):
     rng = np.random.default_rng(12)
-    h8, h5 = method.analyze(method_table(rng, 3, 0.0, noise=0.003), tmp_path)
+    h8, h5, _ = method.analyze(method_table(rng, 3, 0.0, noise=0.003), tmp_path)
     assert h5.verdict == "shown", h5.note
     assert h8.verdict == "shown"  # in distribution the runs gain about 0.2, out of it 0.05
-    h8, h5 = method.analyze(method_table(rng, 3, 0.1, noise=0.003), tmp_path)
+    h8, h5, _ = method.analyze(method_table(rng, 3, 0.1, noise=0.003), tmp_path)
     assert h5.verdict == "not shown", h5.note
     table = h8_table(rng, 3, 0.1, noise=0.003)
     assert task_heterogeneity.h8_finding(table, "method").verdict == "shown"

@@ -71,6 +71,9 @@ def test_curve_holds_the_exact_kl_beside_the_bound_and_split_halves():
         odd = np.mean([expected_best_of_n(s, g, n) for s, g in zip(scores[1::2], gold[1::2])])
         assert (curve.gold_even[n], curve.gold_odd[n]) == pytest.approx((even, odd))
         assert curve.gold[n] == pytest.approx((5 * even + 4 * odd) / 9)  # 5 even-index prompts, 4 odd
+        wr_even = np.mean([expected_best_of_n_with_replacement(s, g, n) for s, g in zip(scores[0::2], gold[0::2])])
+        wr_odd = np.mean([expected_best_of_n_with_replacement(s, g, n) for s, g in zip(scores[1::2], gold[1::2])])
+        assert (curve.gold_wr_even[n], curve.gold_wr_odd[n]) == pytest.approx((wr_even, wr_odd))
     assert curve.gold_wr_gain[1] == pytest.approx(0.0) and curve.gold_gain[1] == pytest.approx(0.0)
     one = best_of_n_curve(scores[:1], gold[:1], ns)
     assert one.gold_odd.isna().all() and (one.gold_even == one.gold).all()

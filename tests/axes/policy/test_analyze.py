@@ -251,7 +251,8 @@ def test_h5_h8_method(tmp_path, ppo_offset, ood_gain, expected_h5, expected_h8):
             for budget in ("equal_samples", "equal_compute"):
                 frames.append(curve_rows(seed, range(0, 11), lambda s: 0.05 * s, lambda k, v=level: (v - 0.5) * k / 0.5,
                                          sft=0.5, noise=0.002, ood_gain=ood_gain, algorithm=algorithm, budget=budget))
-    h8, h5 = method.analyze(pd.concat(frames, ignore_index=True), tmp_path)
+    h8, h5, s1 = method.analyze(pd.concat(frames, ignore_index=True), tmp_path)
+    assert s1.id == "S1"  # beyond the papers, read off the same runs (tests/axes/test_direct_alignment.py decides it)
     assert h5.verdict == expected_h5
     assert h5.parts[0]["claim"] == "equivalent" and h5.parts[0]["delta"] == 0.03
     assert h5.effect == pytest.approx(ppo_offset, abs=0.01)
@@ -272,7 +273,7 @@ def test_h5_a_collapsing_method_is_reported(tmp_path):
             for budget in ("equal_samples", "equal_compute"):
                 frames.append(curve_rows(seed, range(0, 11), lambda s: 0.05 * s, gain, sft=0.5, noise=0.002,
                                          algorithm=algorithm, budget=budget))
-    _, h5 = method.analyze(pd.concat(frames, ignore_index=True), tmp_path)
+    _, h5, _ = method.analyze(pd.concat(frames, ignore_index=True), tmp_path)
     assert h5.numbers["stability"]["equal_samples/ppo"]["collapsed"] == 3
     assert h5.numbers["stability"]["equal_samples/grpo"]["collapsed"] == 0
     assert h5.verdict == "not shown"  # at sqrt(KL) 0.71: 0.1 - 0.15 - 0.1 = -0.15

@@ -50,7 +50,8 @@ def test_notebook_runs_and_writes_findings(name, tiny_runs, policy_store, tmp_pa
         assert finding["verdict"] in VERDICTS and finding["axis"] == name and finding["n_seeds"] <= 1
         assert (results / finding["figure"]).exists()
     closing = json.loads(out.read_text())["cells"][-1]["outputs"]
-    assert any(ids[0] in "".join(o.get("text", "")) for o in closing)  # the finding is stated at the end
+    shown = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/markdown", "")) for o in closing)
+    assert f"### {ids[0]} · " in shown  # the finding is stated at the end, verdict first
     # Every stage under the notebook came from the store: SFT and the reward model were the fixture's.
     assert len(list(policy_store.root.glob("sft/sft-*/DONE"))) == 1
 

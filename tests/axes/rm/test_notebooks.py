@@ -37,8 +37,8 @@ def test_notebook_runs_and_writes_table_findings_and_figure(name, rm_store, tiny
         assert finding["verdict"] in ("shown", "not shown", "inconclusive") and finding["n_seeds"] == (fid != "G3")
         assert (results / finding["figure"]).exists()
     closing = nbformat.read(out, as_version=4).cells[-1]
-    printed = "".join(o.get("text", "") for o in closing.outputs)
-    assert all(f"{fid} (" in printed for fid in finding_ids)  # the closing cell states each finding
+    shown = "".join(o.get("text", "") + o.get("data", {}).get("text/markdown", "") for o in closing.outputs)
+    assert all(f"### {fid} · " in shown for fid in finding_ids)  # the closing cell states each finding, verdict first
 
 
 def test_analyze_false_only_fills_the_store(rm_store, tiny_sft, tiny_params, tmp_path):
