@@ -98,11 +98,35 @@ def _scorecard_html(card: pd.DataFrame, parts: pd.DataFrame, report_dir: Path, r
             pcss = {"shown": "shown", "not shown": "notshown", "inconclusive": "inconclusive"}.get(p.verdict, "missing")
             extra = " (true by construction: not evidence)" if p.exact_by_construction else ""
             need = f"needs ~{int(p.seeds_needed)} seeds" if p.seeds_needed and not pd.isna(p.seeds_needed) else ""
+            share = getattr(p, "measurement_share", float("nan"))
+            if not pd.isna(share):
+                need += (f"{'; ' if need else ''}measurement {share:.0%} of the seed variance (half-width x"
+                         f"{p.prompts_x4_halfwidth_ratio:.2f} with 4x prompts, x{p.seeds_x2_halfwidth_ratio:.2f} with 2x seeds)")
             body.append(f'<tr class="part {pcss}"><td></td><td>&nbsp;&nbsp;{p.part}. {html.escape(str(p.name))} '
                         f"<small>({html.escape(str(p.claim))})</small>{extra}</td><td>{p.verdict}</td>"
                         f"<td>{_fmt(p.estimate)}</td><td>[{_fmt(p.lo)}, {_fmt(p.hi)}]</td><td>{_fmt(p.delta)}</td>"
                         f"<td>{_fmt(p.n)}</td><td>{need}</td></tr>")
     return f'<table class="scorecard">{head}{"".join(body)}</table>'
+
+
+def _design_html(study_root: Path) -> str:
+    """The study's declared design (``design.json``, written before it ran): seeds per axis, looks, level, why."""
+    path = Path(study_root) / "design.json"
+    if not path.exists():
+        return ""
+    design = json.loads(path.read_text(encoding="utf-8"))
+    by_count: dict[str, list[str]] = {}
+    for axis, seeds in design.get("seeds", {}).items():
+        by_count.setdefault(", ".join(str(s) for s in seeds), []).append(axis)
+    rows = "".join(f"<li>seeds {html.escape(seeds)}: {html.escape(', '.join(axes))}</li>" for seeds, axes in by_count.items())
+    looks = design.get("looks", 1)
+    level = design.get("interval_level", 0.95)
+    return (f'<h2 id="design">Study design (declared before it ran)</h2><p>{looks} look{"s" if looks != 1 else ""}, '
+            f"{level:.0%} t intervals over seeds; preset <code>{html.escape(str(design.get('preset', '')))}</code>.</p>"
+            f"<ul>{rows}</ul><p>{html.escape(design.get('rationale', ''))}</p>"
+            "<p>Each part's note gives, where its variance split is recorded, the share of its seed-to-seed "
+            "variance that is measurement (a split-half prompt jackknife, a diagnostic that no verdict reads) "
+            "and how the interval would narrow with 4x the evaluation prompts or 2x the seeds.</p>")
 
 
 def _multiplicity_html(m: dict) -> str:
@@ -268,6 +292,7 @@ inconclusive</span>; a hollow dot is true by construction (not evidence). The sc
 {_scorecard_html(papers, parts, paths.report, paths.results, sections_made, anchors)}
 {beyond_html}
 {_multiplicity_html(multiplicity(paths.results))}
+{_design_html(paths.root)}
 <h2>Contents</h2><ul>{''.join(toc)}</ul>
 <h2 id="compute">What the next 10x of compute buys on each lever</h2>
 {_compute_html(gains, sft, compute_by_axis(paths.results))}

@@ -71,8 +71,17 @@ def scorecard(results_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _split_columns(split: dict[str, Any] | None) -> dict[str, float]:
+    """A part's variance split (:mod:`rlhf_nb.analysis.variance_split`) as three columns, NaN when not recorded."""
+    split = split or {}
+    return {"measurement_share": _num(split.get("measurement_share")),
+            "prompts_x4_halfwidth_ratio": _num(split.get("prompts_x4_halfwidth_ratio")),
+            "seeds_x2_halfwidth_ratio": _num(split.get("seeds_x2_halfwidth_ratio"))}
+
+
 def parts_table(results_dir: Path) -> pd.DataFrame:
-    """One row per part of every finding: claim, δ, estimate, interval, verdict, seeds, seeds needed."""
+    """One row per part of every finding: claim, δ, estimate, interval, verdict, seeds, seeds needed, and the
+    part's variance split when recorded (measurement share, interval half-width ratios for 4x prompts / 2x seeds)."""
     rows = []
     for fid, f in load_findings(results_dir).items():
         for i, p in enumerate(f.get("parts", []), start=1):
@@ -81,7 +90,8 @@ def parts_table(results_dir: Path) -> pd.DataFrame:
                          "delta": _num(p.get("delta")), "estimate": _num(p.get("estimate")), "lo": _num(ci[0]),
                          "hi": _num(ci[1]), "verdict": p.get("verdict"), "n": p.get("n"),
                          "exact_by_construction": bool(p.get("exact_by_construction")),
-                         "seeds_needed": p.get("seeds_needed"), "finding_verdict": f.get("verdict")})
+                         "seeds_needed": p.get("seeds_needed"), "finding_verdict": f.get("verdict"),
+                         **_split_columns(p.get("variance_split"))})
     order = {fid: k for k, fid in enumerate(FINDINGS)}
     table = pd.DataFrame(rows)
     if len(table):

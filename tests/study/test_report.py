@@ -198,3 +198,25 @@ def test_the_scorecard_as_markdown_has_every_finding_and_its_parts(tmp_path):
     assert lines[2].startswith("| **H1** |") and "**inconclusive**" in lines[2]
     assert "| | 2. last doubling (less, δ 0.01) | inconclusive | +0 [-0.2, +0.2] | 3 | 54 | 0.25 |" in text
     assert "| **H2** | prompt diversity beats responses per prompt | **not tested** |" in text
+
+
+def test_the_report_states_the_declared_design_and_each_parts_variance_split(tmp_path):
+    from rlhf_nb.study.presets import get_preset
+    from rlhf_nb.study.whole_study import record_design
+
+    paths = _study(tmp_path)
+    full, even, odd = [0.3, -0.2, 0.1], [0.32, -0.25, 0.12], [0.28, -0.15, 0.08]
+    write_finding(decided_finding("H8", [PartSpec(full, "greater", 0.01, name="in - out")],
+                                  halves=([PartSpec(even, "greater", 0.01)], [PartSpec(odd, "greater", 0.01)])),
+                  paths.results)
+    record_design(paths.root, get_preset("default"))
+    parts = parts_table(paths.results).set_index("id")
+    share = parts.loc["H8", "measurement_share"]
+    # (even - odd)^2 / 4 averaged over seeds, over the seeds' sample variance
+    expected = sum((e - o) ** 2 / 4 for e, o in zip(even, odd)) / 3 / pd.Series(full).var()
+    assert share == pytest.approx(expected)
+    assert pd.isna(parts.loc["H5", "measurement_share"])  # no halves given: no split
+    page = build_report(paths.root).read_text()
+    assert "Study design (declared before it ran)" in page and "rl_length_kl" in page
+    assert "seeds 0, 1, 2, 3, 4, 5: rl_length_kl" in page
+    assert f"measurement {share:.0%} of the seed variance" in page
