@@ -126,6 +126,12 @@ def _fmt(x: Any) -> str:
     return "n/a" if x != x else f"{x:+.3g}"
 
 
+def _count(x: Any) -> str:
+    """A count for a table cell: an integer, or blank when missing."""
+    x = _num(x)
+    return "" if x != x else str(int(x))
+
+
 def markdown_table(results_dir: Path) -> str:
     """The scorecard as a Markdown table (finding rows in bold, then each part), for a README or a note.
 
@@ -143,13 +149,13 @@ def markdown_table(results_dir: Path) -> str:
             continue
         ci = row["ci"] or [None, None]
         lines.append(f"| **{row['id']}** | {row['claim']} | **{row['verdict']}** | {_fmt(row['effect'])} "
-                     f"[{_fmt(ci[0])}, {_fmt(ci[1])}] | {row['n_seeds']} | {row['seeds_needed'] or ''} | |")
+                     f"[{_fmt(ci[0])}, {_fmt(ci[1])}] | {_count(row['n_seeds'])} | {_count(row['seeds_needed'])} | |")
         for i, p in enumerate(record.get("parts", []), start=1):
             lo, hi = p.get("ci") or [None, None]
             split = p.get("variance_split") or {}
             share = split.get("measurement_share")
             note = " (true by construction)" if p.get("exact_by_construction") else ""
             lines.append(f"| | {i}. {p.get('name', '')} ({p.get('claim')}, δ {_num(p.get('delta')):g}){note} | "
-                         f"{p.get('verdict')} | {_fmt(p.get('estimate'))} [{_fmt(lo)}, {_fmt(hi)}] | {p.get('n')} | "
-                         f"{p.get('seeds_needed') or ''} | {'' if share is None else f'{share:.2f}'} |")
+                         f"{p.get('verdict')} | {_fmt(p.get('estimate'))} [{_fmt(lo)}, {_fmt(hi)}] | {_count(p.get('n'))} | "
+                         f"{_count(p.get('seeds_needed'))} | {'' if share is None else f'{share:.2f}'} |")
     return "\n".join(lines)

@@ -195,7 +195,7 @@ def test_the_scorecard_as_markdown_has_every_finding_and_its_parts(tmp_path):
                                   "seeds_needed": 54, "variance_split": {"measurement_share": 0.25}}]), tmp_path)
     text = markdown_table(tmp_path)
     lines = text.splitlines()
-    assert lines[2].startswith("| **H1** |") and "**inconclusive**" in lines[2]
+    assert lines[2] == "| **H1** | c | **inconclusive** | +0.06 [+0.05, +0.07] | 3 | 54 | |"
     assert "| | 2. last doubling (less, δ 0.01) | inconclusive | +0 [-0.2, +0.2] | 3 | 54 | 0.25 |" in text
     assert "| **H2** | prompt diversity beats responses per prompt | **not tested** |" in text
 
