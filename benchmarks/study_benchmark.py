@@ -106,7 +106,7 @@ def bench_cost(study_dir: str, store_dir: str | None) -> None:
     study = Path(study_dir)
     store = Path(store_dir) if store_dir else study.parent.parent / "store"
     table = cost_table(study, store)
-    print(table.to_string(index=False, float_format=lambda x: f"{x:,.1f}" if abs(x) >= 1 else f"{x:.3f}"))
+    print(table.to_string(index=False, float_format=lambda x: f"{x:,.1f}" if abs(x) >= 1 else f"{x:.3f}", na_rep=""))
     print(json.dumps({"what": "cost_per_seed_s", "study": str(study),
                       "rows": table.to_dict(orient="records")}), flush=True)
 

@@ -41,31 +41,50 @@ def _run_seconds(run_dir: Path, stage: str, metrics: dict) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
+def training_seed(run_id: str, runs: dict[str, tuple[str, Path, dict]]) -> int | None:
+    """The seed a run's cost belongs to: that of the SFT model it descends from (an evaluation or a pool carries a
+    fixed evaluation seed of its own, which says nothing of the study seed that needed it); a run with no
+    upstream run (SFT) has its own."""
+    seen = set()
+    while run_id in runs and run_id not in seen:
+        seen.add(run_id)
+        _, _, params = runs[run_id]
+        upstream = params.get("upstream") or {}
+        ids = [v for v in upstream.values() if isinstance(v, str) and v in runs]
+        if not ids:
+            return params.get("seed")
+        sft = [v for v in ids if v.startswith("sft-")]
+        run_id = (sft or ids)[0]
+    return None
+
+
 def stage_costs(store_dir: Path) -> pd.DataFrame:
     """One row per (seed, stage, part) with its wall ``seconds`` and the ``runs`` it sums.
 
-    ``part`` is ``all`` for every stage but ``rl``, whose runs split into :data:`RL_PARTS` and
-    ``training`` (the remainder); an RL run whose parts were not timed apart counts whole under
-    ``training``. Raises FileNotFoundError for a missing store.
+    ``seed`` is the run's :func:`training_seed`. ``part`` is ``all`` for every stage but ``rl``,
+    whose runs split into :data:`RL_PARTS` and ``training`` (the remainder); an RL run whose parts
+    were not timed apart counts whole under ``training``. Raises FileNotFoundError for a missing store.
     """
     store_dir = Path(store_dir)
     if not store_dir.is_dir():
         raise FileNotFoundError(f"no run store at {store_dir}: pass the study's store folder (outputs/store)")
-    rows = []
+    runs = {}
     for stage_dir in sorted(p for p in store_dir.iterdir() if p.is_dir()):
-        stage = stage_dir.name
         for run_dir in sorted(p for p in stage_dir.iterdir() if (p / DONE_MARKER).exists()):
-            params, metrics = _read(run_dir / "params.json"), _read(run_dir / "metrics.json")
-            seed, total = params.get("seed"), _run_seconds(run_dir, stage, metrics)
-            if stage != "rl":
-                rows.append({"seed": seed, "stage": stage, "part": "all", "seconds": total, "runs": 1})
-                continue
-            parts = {part: metrics.get(f"rl/seconds_{part}") for part in RL_PARTS}
-            timed = {k: float(v) for k, v in parts.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-            for part, seconds in timed.items():
-                rows.append({"seed": seed, "stage": stage, "part": part, "seconds": seconds, "runs": 1})
-            rows.append({"seed": seed, "stage": stage, "part": "training", "seconds": total - sum(timed.values()),
-                         "runs": 1})
+            runs[run_dir.name] = (stage_dir.name, run_dir, _read(run_dir / "params.json"))
+    rows = []
+    for run_id, (stage, run_dir, _) in runs.items():
+        metrics = _read(run_dir / "metrics.json")
+        seed, total = training_seed(run_id, runs), _run_seconds(run_dir, stage, metrics)
+        if stage != "rl":
+            rows.append({"seed": seed, "stage": stage, "part": "all", "seconds": total, "runs": 1})
+            continue
+        parts = {part: metrics.get(f"rl/seconds_{part}") for part in RL_PARTS}
+        timed = {k: float(v) for k, v in parts.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+        for part, seconds in timed.items():
+            rows.append({"seed": seed, "stage": stage, "part": part, "seconds": seconds, "runs": 1})
+        rows.append({"seed": seed, "stage": stage, "part": "training", "seconds": total - sum(timed.values()),
+                     "runs": 1})
     frame = pd.DataFrame(rows, columns=["seed", "stage", "part", "seconds", "runs"])
     return frame.groupby(["seed", "stage", "part"], as_index=False, dropna=False)[["seconds", "runs"]].sum()
 
@@ -79,19 +98,19 @@ def execution_seconds(study_dir: Path) -> pd.DataFrame:
 
 
 def cost_table(study_dir: Path, store_dir: Path) -> pd.DataFrame:
-    """Seconds per seed by stage and part, with the executions' own overhead, as shares of the whole.
+    """Wall seconds by stage and part: one column per study seed, ``total`` and its ``share`` of the whole.
 
-    Columns: ``stage``, ``part``, ``seconds_per_seed`` (mean over the seeds the store holds),
-    ``share`` of the total. The row ``executions / overhead`` is the executions' wall seconds
-    minus every stage computed (papermill, kernels, plots, analysis, lock waits), per seed.
+    Rows are ``(stage, part)`` pairs, largest total first, then ``executions / overhead``: the
+    executions' wall seconds minus every stage computed (papermill, kernels, plots, analysis,
+    lock waits), which belongs to no one seed (its seed columns are NaN).
     """
     stages = stage_costs(store_dir)
-    seeds = max(1, stages["seed"].nunique())
-    per_seed = stages.groupby(["stage", "part"], as_index=False)["seconds"].sum()
-    per_seed["seconds"] /= seeds
+    table = stages.pivot_table(index=["stage", "part"], columns="seed", values="seconds", aggfunc="sum").fillna(0.0)
+    table.columns = [f"seed {int(c)}" if isinstance(c, (int, float)) and c == c else f"seed {c}" for c in table.columns]
+    table["total"] = table.sum(axis=1)
+    table = table.sort_values("total", ascending=False)
     runs = execution_seconds(study_dir)
-    overhead = (runs["seconds"].sum() - stages["seconds"].sum()) / seeds if len(runs) else float("nan")
-    table = pd.concat([per_seed, pd.DataFrame([{"stage": "executions", "part": "overhead", "seconds": overhead}])],
-                      ignore_index=True).rename(columns={"seconds": "seconds_per_seed"})
-    table["share"] = table["seconds_per_seed"] / table["seconds_per_seed"].sum()
-    return table.sort_values("seconds_per_seed", ascending=False, ignore_index=True)
+    overhead = runs["seconds"].sum() - stages["seconds"].sum() if len(runs) else float("nan")
+    table.loc[("executions", "overhead"), "total"] = overhead
+    table["share"] = table["total"] / table["total"].sum()
+    return table.reset_index()

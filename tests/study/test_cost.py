@@ -43,11 +43,25 @@ def test_cost_table_is_per_seed_with_the_executions_overhead(tmp_path):
     (done / "a.json").write_text(json.dumps({"notebook": "a", "phase": "seed", "seconds": 40.0}))
     table = cost_table(tmp_path / "study", tmp_path / "store").set_index(["stage", "part"])
     stage_total = 2 * (4.0 + 10.0 + 4.0)
-    assert table.loc[("sft", "all"), "seconds_per_seed"] == 4.0
-    assert table.loc[("executions", "overhead"), "seconds_per_seed"] == pytest.approx((40.0 - stage_total) / 2)
+    assert table.loc[("sft", "all"), "seed 0"] == 4.0 and table.loc[("sft", "all"), "total"] == 8.0
+    assert table.loc[("executions", "overhead"), "total"] == pytest.approx(40.0 - stage_total)
+    assert math.isnan(table.loc[("executions", "overhead"), "seed 0"])
     assert table["share"].sum() == pytest.approx(1.0)
 
 
 def test_a_missing_store_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no run store"):
         stage_costs(tmp_path / "nowhere")
+
+
+def test_an_evaluation_counts_to_the_seed_of_the_model_it_evaluates(tmp_path):
+    from rlhf_nb.study.cost import training_seed
+
+    store = RunStore(tmp_path / "store")
+    sft = store.execute("sft", {"seed": 4, "upstream": {}}, lambda out: {})
+    rl = store.execute("rl", {"seed": 4, "upstream": {"sft": sft.run_id}}, lambda out: {"rl/seconds": 1.0})
+    ev = store.execute("eval", {"seed": 1234, "upstream": {"policy": rl.run_id, "sft": sft.run_id}}, lambda out: {})
+    costs = stage_costs(tmp_path / "store")
+    assert set(costs["seed"]) == {4}  # the evaluation's own seed 1234 is not a study seed
+    runs = {r.run_id: (r.stage, r.path, r.params) for r in (sft, rl, ev)}
+    assert training_seed(ev.run_id, runs) == 4
