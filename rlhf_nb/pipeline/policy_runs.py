@@ -34,6 +34,7 @@ from ..models import load_causal_lm, load_tokenizer
 from ..scoring.best_of_n import best_of_n_curve
 from ..scoring.reward_models import load_reward
 from ..scoring.sampling import sample
+from ..stages.common import finished_flags
 from ..stages.rl import RLStageConfig
 from ..store import Run, RunStore
 from ..tasks.addition import Problem
@@ -174,7 +175,8 @@ def bon_pool(store: RunStore, config: PipelineConfig, sft: Run, problems: list[P
         model, tokenizer = load_causal_lm(sft.path / "model"), load_tokenizer(sft.path / "model")
         flat = [p for p in problems for _ in range(n_max)]
         s = sample(model, tokenizer, [p.prompt for p in flat], max_new_tokens, seed=sample_seed)
-        gold = [float(config.task.check_answer(c, p.answer)) for p, c in zip(flat, s.completions)]
+        done = finished_flags(s.completion_ids, tokenizer)
+        gold = [float(config.task.check_answer(c, p.answer, finished=f)) for p, c, f in zip(flat, s.completions, done)]
         (out / "samples.json").write_text(json.dumps({"completions": s.completions, "gold": gold}), encoding="utf-8")
         return {"bon_pool/samples": len(flat), "bon_pool/gold": float(np.mean(gold))}
 

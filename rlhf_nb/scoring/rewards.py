@@ -36,17 +36,27 @@ class GoldReward:
     """The task's verifier as a reward: 1.0 when the final answer is right, else 0.0.
 
     TRL passes the dataset's ``answer`` column as a keyword argument, so the same callable
-    serves the embedded task and real datasets.
+    serves the embedded task and real datasets. With ``eos_ids`` and the sampled
+    ``completion_ids`` (TRL 1.16 passes them to every reward function, each row up to and
+    including its end token), a completion counts as ``finished`` when it ended with one of
+    ``eos_ids``, and the task's verifier credits an unmarked last number only then (no credit
+    for a completion cut at the budget); without them every completion counts as cut.
     """
 
     __name__ = "gold"
 
-    def __init__(self, task: Task):
+    def __init__(self, task: Task, eos_ids: list[int] | None = None):
         self.task = task
+        self.eos_ids = set(eos_ids or ())
 
-    def __call__(self, prompts: list[str], completions: list[str], answer: list | None = None, **_: object) -> list[float]:
+    def __call__(self, prompts: list[str], completions: list[str], answer: list | None = None,
+                 completion_ids: list[list[int]] | None = None, **_: object) -> list[float]:
         if answer is None:
             raise ValueError("the gold reward needs the dataset's 'answer' column next to 'prompt'")
-        return [float(self.task.check_answer(c, a)) for c, a in zip(completions, answer)]
+        if completion_ids is None:
+            finished = [False] * len(completions)
+        else:
+            finished = [bool(ids) and int(ids[-1]) in self.eos_ids for ids in completion_ids]
+        return [float(self.task.check_answer(c, a, finished=f)) for c, a, f in zip(completions, answer, finished)]
 
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
@@ -53,7 +53,7 @@ from ..compute import forward_flops, train_flops
 from ..device import default_device
 from ..scoring.reward_models import ProxyReward
 from ..scoring.rewards import GoldReward
-from ..scoring.sampling import pad_ids, prompt_token_ids, sample
+from ..scoring.sampling import eos_token_ids, pad_ids, prompt_token_ids, sample
 from ..tasks.protocol import Task
 from ..typed_values import normalize_fields
 from .tracking import PolicyTracker
@@ -194,6 +194,8 @@ class Rollout:
     """[B] the sequence score that was optimised"""
     kl: torch.Tensor
     """[B] sum over the completion of log p_policy - log p_ref (zeros when kl_coef is 0)"""
+    completion_ids: list[list[int]] = field(default_factory=list)
+    """the sampled token ids of each completion, up to and including its end token when it emitted one"""
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float,
@@ -226,7 +228,7 @@ def collect_rollout(
     ref_model: PreTrainedModel | None,
     tokenizer: PreTrainedTokenizerBase,
     prompts: list[str],
-    score_fn: Callable[[list[str], list[str]], list[float]],
+    score_fn: Callable[[list[str], list[str], list[list[int]]], list[float]],
     kl_coef: float,
     max_new_tokens: int,
     settings: PPOSettings,
@@ -240,7 +242,8 @@ def collect_rollout(
     mask = batch.completion_mask
     logprobs, _ = token_logprobs(policy, batch)
     values = value_model(batch.input_ids, batch.attention_mask)[:, :-1].float()
-    scores = torch.tensor(score_fn(prompts, samples.completions), dtype=torch.float, device=device)
+    scores = torch.tensor(score_fn(prompts, samples.completions, samples.completion_ids), dtype=torch.float,
+                          device=device)
     if kl_coef > 0 and ref_model is not None:
         ref_logprobs, _ = token_logprobs(ref_model, batch)
         token_kl = (logprobs - ref_logprobs) * mask
@@ -250,7 +253,7 @@ def collect_rollout(
     rewards[:, -1] += scores * mask[:, -1]  # every completion ends at the last position
     advantages, returns = gae(rewards, values, mask, settings.gamma, settings.gae_lambda)
     rollout = Rollout(batch, logprobs * mask, values * mask, rewards, whiten(advantages, mask), returns, scores,
-                      token_kl.sum(-1))
+                      token_kl.sum(-1), samples.completion_ids)
     return rollout, samples.completions
 
 
@@ -376,12 +379,15 @@ def train_ppo(
 
     problems = task.problems("train", config.train_prompts, config.seed)
     answers = {p.prompt: str(p.answer) for p in problems}
-    gold = GoldReward(task)
+    gold = GoldReward(task, eos_token_ids(tokenizer))
 
-    def gold_fn(prompts, completions):
-        return gold(prompts, completions, answer=[answers[p] for p in prompts])
+    def gold_fn(prompts, completions, completion_ids):
+        return gold(prompts, completions, answer=[answers[p] for p in prompts], completion_ids=completion_ids)
 
-    score_fn = proxy.score if config.reward == "proxy" else gold_fn
+    def proxy_fn(prompts, completions, completion_ids):
+        return proxy.score(prompts, completions)
+
+    score_fn = proxy_fn if config.reward == "proxy" else gold_fn
     stream = prompt_stream(list(answers), config.seed)
     config.micro_batches()  # divisibility, checked before any training
     micro_size = config.completions_per_micro_batch
@@ -402,7 +408,7 @@ def train_ppo(
         row = {"step": step, **{k: sum(u[k] for u in updates) / len(updates) for k in updates[0]}}
         row.update({
             f"rewards/{'proxy' if config.reward == 'proxy' else 'gold'}/mean": float(rollout.scores.mean()),
-            "rewards/gold/mean": float(torch.tensor(gold_fn(prompts, completions)).mean()),
+            "rewards/gold/mean": float(torch.tensor(gold_fn(prompts, completions, rollout.completion_ids)).mean()),
             "objective/kl": float(rollout.kl.mean()),
             "objective/score_std": float(rollout.scores.std()) if len(prompts) > 1 else 0.0,
             "value/explained_variance": explained_variance(rollout.values, rollout.returns, mask),

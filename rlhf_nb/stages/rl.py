@@ -36,7 +36,7 @@ from ..device import VLLM_MODES, vllm_generation_kwargs
 from ..models import count_parameters, is_preset_model, load_causal_lm, load_tokenizer
 from ..scoring.reward_models import load_reward
 from ..scoring.rewards import GoldReward
-from ..scoring.sampling import SAMPLERS, sampler_name, use_sampler
+from ..scoring.sampling import SAMPLERS, eos_token_ids, sampler_name, use_sampler
 from ..tasks.protocol import Task
 from ..typed_values import normalize_fields
 from .common import log_history_frame, quiet, save_trained, trainer_kwargs
@@ -440,7 +440,7 @@ def _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir, model_i
     from trl import GRPOTrainer
 
     sampler = sampler or resolve_sampler(config, policy)
-    gold = GoldReward(task)
+    gold = GoldReward(task, eos_token_ids(tokenizer))
     if config.reward == "proxy":
         funcs, weights = [proxy, gold], [1.0, 0.0]
     else:

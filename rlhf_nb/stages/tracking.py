@@ -28,6 +28,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from ..scoring.reward_models import ProxyReward
 from ..scoring.sampling import sample, sequence_logprobs
 from ..tasks.addition import Problem
+from .common import finished_flags
 
 
 class PolicyTracker(TrainerCallback):
@@ -69,7 +70,9 @@ class PolicyTracker(TrainerCallback):
         prompts = [p.prompt for p in self.problems for _ in range(k)]
         expanded = [p for p in self.problems for _ in range(k)]
         s = sample(model, self.tokenizer, prompts, self.max_new_tokens, seed=self.seed)
-        right = np.array([float(self.task.check_answer(c, p.answer)) for p, c in zip(expanded, s.completions)])
+        done = finished_flags(s.completion_ids, self.tokenizer)
+        right = np.array([float(self.task.check_answer(c, p.answer, finished=f))
+                          for p, c, f in zip(expanded, s.completions, done)])
         half = np.repeat(np.arange(len(self.problems)) % 2, k)
         row: dict[str, float] = {"step": step, "gold_acc": float(right.mean())}
         for name, parity in (("gold_acc_even", 0), ("gold_acc_odd", 1)):

@@ -154,3 +154,15 @@ def test_the_pipeline_commands_output_dir_holds_its_store(tmp_path, monkeypatch)
     assert seen["store_dir"] == str(tmp_path / "store") and seen["output"] == tmp_path / "pipeline" / "pipeline.ipynb"
     assert cli.main(["pipeline", "--output-dir", str(tmp_path), "-p", "store_dir", "/elsewhere"]) == 0
     assert seen["store_dir"] == "/elsewhere"
+
+
+def test_the_gold_reward_credits_an_unmarked_answer_only_when_the_completion_finished(real_task):
+    """GRPO, RLOO and PPO reward what evaluation credits: a cut ramble whose last number happens to be right earns nothing."""
+    from rlhf_nb.scoring.rewards import GoldReward
+
+    gold = GoldReward(real_task, eos_ids=[2])
+    answer = ["42"]
+    assert gold(["q"], ["so it is 42"], answer=answer, completion_ids=[[7, 8, 2]]) == [1.0]  # ended with EOS
+    assert gold(["q"], ["so it is 42"], answer=answer, completion_ids=[[7, 8, 9]]) == [0.0]  # cut at the budget
+    assert gold(["q"], ["so it is 42"], answer=answer) == [0.0]  # no ids: counted as cut
+    assert gold(["q"], ["#### 42"], answer=answer, completion_ids=[[7, 8, 9]]) == [1.0]  # a marked answer counts

@@ -42,7 +42,7 @@ def bos_policy():
     return LlamaForCausalLM(config), tok
 
 
-def _length_score(prompts, completions):
+def _length_score(prompts, completions, completion_ids=None):
     return [len(c) / 10.0 for c in completions]
 
 

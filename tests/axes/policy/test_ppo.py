@@ -55,7 +55,7 @@ def test_batch_right_aligns_completions():
     assert b.input_ids[0, -1].item() == tok.eos_token_id
 
 
-def _length_score(prompts, completions):
+def _length_score(prompts, completions, completion_ids=None):
     # A reward that is not constant on a random policy's samples, so the critic has something to learn.
     return [len(c) / 10.0 for c in completions]
 
