@@ -11,7 +11,6 @@ evaluation and best-of-n. Stage times and peak memory are printed (``pytest -s``
 """
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
 import math
@@ -33,7 +32,6 @@ DATA = Path(__file__).parent / "data"
 PEAK_MEMORY_BOUND_GIB = 8.0
 """the whole test process (pytest, the GGUF conversion, SFT, a reward model, PPO's policy, reference and value
 models, logits over a 49,152-token vocabulary) stays under this"""
-PLAIN_NUMBER = re.compile(r"^-?\d+(/\d+)?$")
 
 
 def smollm2_gguf() -> Path:
@@ -43,18 +41,12 @@ def smollm2_gguf() -> Path:
 
 
 def champ_records(n: int) -> list[dict]:
-    """The ``n`` CHAMP problems with the shortest worked solutions among those with a plain numeric answer."""
-    base = Path(importlib.util.find_spec("champ_dataset").submodule_search_locations[0])
-    problems = json.loads((base / "dataset_files" / "v0.json").read_text(encoding="utf-8"))["problems"]
-    rows = []
-    for key, p in sorted(problems.items()):
-        if not PLAIN_NUMBER.match(p["_answer"].strip()):
-            continue
-        solution = p["solution"] if isinstance(p["solution"], dict) else ast.literal_eval(p["solution"])
-        text = " ".join(step["_text"] for step in solution["steps"])
-        rows.append({"problem": p["_text"], "solution": text, "answer": p["_answer"].strip(), "id": key})
-    rows.sort(key=lambda r: (len(r["problem"]) + len(r["solution"]), r["id"]))
-    return rows[:n]
+    """The ``n`` CHAMP problems the README's example uses (``scripts/smollm2_example.py``, loaded from its file)."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / "smollm2_example.py"
+    spec = importlib.util.spec_from_file_location("smollm2_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.champ_records(n)
 
 
 def peak_rss_gib() -> float:
