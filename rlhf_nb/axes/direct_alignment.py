@@ -53,7 +53,7 @@ from ..store import RunStore
 from .method import matched_kl_difference
 from .policy_family import Scale
 from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
-from .rl_length_kl import split_half_fall
+from .rl_length_kl import gao_rl_panel, split_half_fall
 
 AXIS = "direct_alignment"
 D1_FALL_DELTA = 0.02
@@ -194,13 +194,7 @@ def _figure(dpo: pd.DataFrame, rl: pd.DataFrame, d1_numbers: dict, results_dir: 
                 title="D2: gold against sqrt(KL), mean over seeds by step")
     axes[0].legend(fontsize=7)
 
-    for s, c in dpo.groupby("seed"):
-        axes[1].plot(c["sqrt_kl"], c["gold_gain"], ".", alpha=0.6, color=f"C{int(s) % 10}")
-    mean = d1_numbers.get("gao_rl_mean_params")
-    if mean is not None and len(dpo):
-        d = np.linspace(0, float(dpo["sqrt_kl"].max()), 100)
-        axes[1].plot(d, GAO_RL_FORM.predict(mean, d), "k-", label="d(α - β ln d), mean of per-seed fits")
-        axes[1].legend(fontsize=7)
+    gao_rl_panel(axes[1], dpo, d1_numbers.get("gao_rl_mean_params"))
     axes[1].set(xlabel="d = sqrt(KL to SFT)", ylabel="gold gain over SFT", title="D1: every DPO point (colour: seed)")
 
     for b in sorted(dpo["beta"].unique()):

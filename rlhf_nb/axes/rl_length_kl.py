@@ -371,6 +371,16 @@ def g7_parts(rl: pd.DataFrame) -> tuple[list[PartSpec], dict]:
 # ------------------------------------------------------------------------------------------
 
 
+def gao_rl_panel(ax, points: pd.DataFrame, mean_params: dict | None) -> None:
+    """Every (sqrt_kl, gold_gain) point coloured by seed, and the Gao RL form at the mean of the per-seed fits."""
+    for s, c in points.groupby("seed"):
+        ax.plot(c["sqrt_kl"], c["gold_gain"], ".", alpha=0.6, color=f"C{int(s) % 10}")
+    if mean_params is not None and len(points):
+        d = np.linspace(0, float(points["sqrt_kl"].max()), 100)
+        ax.plot(d, GAO_RL_FORM.predict(mean_params, d), "k-", label="d(α - β ln d), mean of per-seed fits")
+        ax.legend(fontsize=7)
+
+
 def _figure(rl: pd.DataFrame, bon: pd.DataFrame, g2_numbers: dict, results_dir: str | Path) -> str:
     kls = sorted(rl["kl_coef"].unique())
     has_proxy = "proxy" in rl and rl["proxy"].notna().any()
@@ -389,13 +399,7 @@ def _figure(rl: pd.DataFrame, bon: pd.DataFrame, g2_numbers: dict, results_dir: 
     axes[0].legend(fontsize=7, loc="lower left")
 
     free = rl[rl["kl_coef"] == 0]
-    for s, c in free.groupby("seed"):
-        axes[1].plot(c["sqrt_kl"], c["gold_gain"], ".", alpha=0.6, color=f"C{int(s) % 10}")
-    mean = g2_numbers.get("gao_rl_mean_params")
-    if mean is not None and len(free):
-        d = np.linspace(0, float(free["sqrt_kl"].max()), 100)
-        axes[1].plot(d, GAO_RL_FORM.predict(mean, d), "k-", label="d(α - β ln d), mean of per-seed fits")
-        axes[1].legend(fontsize=7)
+    gao_rl_panel(axes[1], free, g2_numbers.get("gao_rl_mean_params"))
     axes[1].set(xlabel="d = sqrt(KL to SFT)", ylabel="gold gain", title="G2: gold gain vs sqrt(KL), kl_coef=0")
 
     for kl in kls:
