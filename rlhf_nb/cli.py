@@ -4,6 +4,7 @@
                   [--ray-address auto] [--ray-gpus-per-task G] [-p NAME VALUE ...]
     rlhf-nb report [--name NAME]              rebuild a study's report from its files, no training
     rlhf-nb pipeline [-p NAME VALUE ...]      one pipeline notebook with its defaults or overrides
+    rlhf-nb axis NAME [-p NAME VALUE ...]     one axis notebook (rm_data, ..., direct_alignment) the same way
 
 Bad input (a refused parameter, a missing file, a knob that does not fit, memory a knob can
 lower) is reported as one line naming the problem and its fix, with the executed notebook's
@@ -43,6 +44,20 @@ def _pipeline(args: argparse.Namespace) -> int:
     out = Path(args.output_dir) / "pipeline"
     params.setdefault("store_dir", str(Path(args.output_dir) / "store"))  # the store lives under --output-dir too
     executed = _run_notebook("pipeline", out / "pipeline.ipynb", params)
+    print(f"executed notebook: {executed}")
+    return 0
+
+
+def _axis(args: argparse.Namespace) -> int:
+    from .study.presets import FULL_AXES
+
+    if args.name not in FULL_AXES:
+        raise ValueError(f"no axis notebook {args.name!r}: give one of {', '.join(FULL_AXES)} "
+                         "(`rlhf-nb pipeline` runs the pipeline notebook)")
+    params = parse_parameter_overrides(args.parameter, notebook_path(args.name))
+    params.setdefault("store_dir", str(Path(args.output_dir) / "store"))  # shared with `rlhf-nb pipeline`
+    params.setdefault("results_dir", str(Path(args.output_dir) / "results"))
+    executed = _run_notebook(args.name, Path(args.output_dir) / "axes" / f"{args.name}.ipynb", params)
     print(f"executed notebook: {executed}")
     return 0
 
@@ -103,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the executed notebook (<dir>/pipeline/) and the run store (<dir>/store, unless "
                         "-p store_dir names another) go")
     p.set_defaults(func=_pipeline)
+    a = sub.add_parser("axis", help="run one axis notebook (notebooks/<name>.ipynb) for its seeds, then its findings")
+    a.add_argument("name", help="the axis: rm_data, rm_size, orm_vs_prm, best_of_n, samples_per_prompt, policy_size, "
+                                "rm_size_for_rl, rl_length_kl, method or direct_alignment")
+    a.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="override a notebook parameter, e.g. -p seeds 0 -p policy /models/my-model")
+    a.add_argument("--output-dir", default="outputs",
+                   help="where the executed notebook (<dir>/axes/), the run store (<dir>/store) and the tables, "
+                        "findings and figures (<dir>/results) go, unless -p store_dir / -p results_dir name others")
+    a.set_defaults(func=_axis)
     return parser
 
 

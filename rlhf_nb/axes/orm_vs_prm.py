@@ -33,7 +33,7 @@ from ..store import RunStore
 from ..tasks.protocol import Task
 from .halves import HALVES, bon_half, halves_of
 from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
-from .rm_family import Scale, count_once, reward_config
+from .rm_family import Scale, count_once
 
 AXIS = "orm_vs_prm"
 
@@ -81,8 +81,9 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: SupervisionGrid = Su
     task = scale.task
     for sup in grid.supervisions:  # before any training
         check_supervision_fits_task(sup, task)
-    configs = [(sup, spec, reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
-                                         comparisons=spec.comparisons, supervision=sup, aggregate=grid.aggregate))
+    configs = [(sup, spec, scale.reward_config(seed, n_prompts=spec.n_prompts,
+                                               responses_per_prompt=spec.responses_per_prompt,
+                                               comparisons=spec.comparisons, supervision=sup, aggregate=grid.aggregate))
                for spec in grid.specs() for sup in grid.supervisions]
     sft = scale.sft(store, seed)
     frames = []

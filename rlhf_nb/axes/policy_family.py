@@ -15,14 +15,21 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..pipeline.runs import PipelineConfig
+from ..models import default_learning_rate
+from ..pipeline.knobs import CostKnobs
+from ..pipeline.runs import PipelineConfig, sampling_budgets
 from ..tasks.registry import notebook_task
 from .results import config_from_params, setup_markdown
 
 
 @dataclass(frozen=True)
-class Scale:
-    """Scale knobs of the shared stages, as a notebook gives them: 0 or "" keeps the pipeline default."""
+class Scale(CostKnobs):
+    """Scale knobs of the shared stages, as a notebook gives them: 0 or "" keeps the pipeline default.
+
+    The cost knobs (:class:`rlhf_nb.pipeline.knobs.CostKnobs`: SFT, reward-model and evaluation
+    batches, learning rates and token budgets) come first; ``rl_micro_batch`` and
+    ``rl_max_tokens`` are the RL stage's.
+    """
 
     task_digits: int = 0
     """digits per term of the task (1 makes a toy task that a tiny policy learns in seconds)"""
@@ -49,7 +56,11 @@ class Scale:
     rl_steps: int = 0
     """RL steps (one generation batch each)"""
     rl_learning_rate: float = 0.0
-    """RL learning rate"""
+    """RL learning rate; 0: by model kind (3e-5 preset, 1e-6 checkpoint)"""
+    rl_micro_batch: int = 0
+    """RL completions per forward/backward pass; 0: the whole step"""
+    rl_max_tokens: int = 0
+    """tokens sampled per RL completion and per tracked completion; 0: derived from the data (40 for addition)"""
     prompts_per_step: int = 0
     """distinct prompts per RL step"""
     samples_per_prompt: int = 0
@@ -79,39 +90,58 @@ class Scale:
         (e.g. the algorithm on the method axis), the grid line says so.
         """
         config = self.pipeline(0)
-        rl, ev = config.rl, config.eval
+        sft, rl, ev = config.sft, config.rl, config.eval
         reward = "the gold verifier" if rl.reward == "gold" else "the learned reward model (proxy)"
+        budgets = sampling_budgets(config.task, sft.policy)
         return setup_markdown(f"Setup of this run of `{axis}`", {
             "seeds": list(seeds),
             "task": f"{config.task.name} ({self.task_spec})" + (f", options {self.task_options}"
                                                                 if self.task_options else ""),
-            "SFT policy": f"{config.sft.policy}, {config.sft.sft_steps} steps on {config.sft.train_problems} problems",
-            "reward model": f"{config.reward.n_prompts} prompts of SFT samples, "
-                            f"{config.reward.comparisons_per_step} comparisons per step",
+            "SFT policy": f"{sft.policy}, {sft.sft_steps} steps of {sft.examples_per_step} examples on "
+                          f"{sft.train_problems} problems, learning rate {sft.effective_learning_rate:g}, sequences "
+                          f"up to {sft.max_sequence_tokens or budgets.sequence} tokens",
+            "reward model": f"{config.reward.n_prompts} prompts of SFT samples "
+                            f"({config.reward.max_new_tokens or budgets.rm_sampling} tokens each), "
+                            f"{config.reward.comparisons_per_step} comparisons per step, learning rate "
+                            f"{config.reward.learning_rate_for(sft.policy):g}",
             "RL": f"{rl.algorithm.upper()} against {reward}, {rl.rl_steps} steps of {rl.prompts_per_step} prompts x "
-                  f"{rl.samples_per_prompt} samples, KL coefficient {rl.kl_coef:g}, learning rate {rl.learning_rate:g}, "
+                  f"{rl.samples_per_prompt} samples of up to {rl.max_completion_tokens} tokens, KL coefficient "
+                  f"{rl.kl_coef:g}, learning rate {rl.learning_rate:g}, "
                   f"tracked every {rl.track_every_steps} steps on {rl.track_prompts} held-out prompts",
-            "evaluation": f"{ev.eval_prompts} prompts per split x {ev.samples_per_prompt} temperature-1 samples",
+            "evaluation": f"{ev.eval_prompts} prompts per split x {ev.samples_per_prompt} temperature-1 samples of up "
+                          f"to {ev.max_completion_tokens} tokens",
+            **self.cost_lines(),
             **{name: value for name, value in grid.items()},
         })
 
-    def pipeline(self, seed: int) -> PipelineConfig:
-        """The pipeline's default configs with these knobs applied and every stage seeded with ``seed``."""
+    def pipeline(self, seed: int, policy: str = "") -> PipelineConfig:
+        """The pipeline's default configs with these knobs applied and every stage seeded with ``seed``.
+
+        ``policy`` replaces this scale's policy (an axis over policies); knobs left at 0 resolve
+        by that policy's kind (RL learning rate) and from the data as its tokenizer reads it
+        (token budgets of RL, tracking and evaluation).
+        """
         base = PipelineConfig()
-        task = notebook_task(self.task_spec, self.task_options, self.task_digits, policy=self.policy)  # its template
-        sft = replace(base.sft, seed=seed, **_given(policy=self.policy, sft_steps=self.sft_steps,
-                                                      train_problems=self.sft_problems))
+        policy = policy or self.policy
+        task = notebook_task(self.task_spec, self.task_options, self.task_digits, policy=policy)  # its template
+        sft = replace(base.sft, seed=seed, **_given(policy=policy, sft_steps=self.sft_steps,
+                                                      train_problems=self.sft_problems), **self.sft_overrides())
+        budgets = sampling_budgets(task, sft.policy)
         reward = replace(base.reward, seed=seed, **_given(n_prompts=self.rm_prompts,
                                                           comparisons_per_step=self.rm_comparisons_per_step,
-                                                          eval_prompts=self.rm_eval_prompts))
+                                                          eval_prompts=self.rm_eval_prompts),
+                         **self.reward_overrides())
         rl = replace(base.rl, seed=seed, **_given(
             algorithm=self.rl_algorithm, reward=self.rl_reward, rl_steps=self.rl_steps,
-            learning_rate=self.rl_learning_rate, prompts_per_step=self.prompts_per_step,
-            samples_per_prompt=self.samples_per_prompt, track_every_steps=self.track_every_steps,
-            track_prompts=self.track_prompts, train_prompts=self.train_prompts))
+            prompts_per_step=self.prompts_per_step, samples_per_prompt=self.samples_per_prompt,
+            track_every_steps=self.track_every_steps, track_prompts=self.track_prompts,
+            train_prompts=self.train_prompts, completions_per_micro_batch=self.rl_micro_batch),
+            learning_rate=self.rl_learning_rate or default_learning_rate("rl", sft.policy),
+            max_completion_tokens=self.rl_max_tokens or budgets.rl)
         if self.kl_coef >= 0:
             rl = replace(rl, kl_coef=self.kl_coef)
-        ev = replace(base.eval, **_given(eval_prompts=self.eval_prompts, samples_per_prompt=self.eval_samples))
+        ev = replace(base.eval, **_given(eval_prompts=self.eval_prompts, samples_per_prompt=self.eval_samples),
+                     max_completion_tokens=self.eval_max_tokens or budgets.eval)
         return PipelineConfig(task=task, sft=sft, reward=reward, rl=rl, eval=ev)
 
 

@@ -111,8 +111,9 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: RMDataGrid = RMDataG
     """Train (or load) and evaluate every reward model of the grid for one seed; one row per (arm point, split, n)."""
     task = scale.task
     points = grid.points()
-    configs = {spec: reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
-                                   comparisons=spec.comparisons, epochs=spec.epochs)
+    configs = {spec: scale.reward_config(seed, n_prompts=spec.n_prompts,
+                                         responses_per_prompt=spec.responses_per_prompt,
+                                         comparisons=spec.comparisons, epochs=spec.epochs)
                for _, _, spec in points}  # all configs built (and checked) before anything trains
     sft = scale.sft(store, seed)
     results = {spec: reward_model_result(store, task, cfg, sft, eval_config) for spec, cfg in configs.items()}

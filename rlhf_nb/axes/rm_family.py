@@ -17,7 +17,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..pipeline.runs import PipelineConfig, run_sft
+from ..pipeline.knobs import CostKnobs
+from ..pipeline.rm_runs import RMEvalConfig
+from ..pipeline.runs import PipelineConfig, run_sft, sampling_budgets
 from ..stages.reward import RewardStageConfig
 from ..stages.sft import SFTStageConfig
 from ..store import Run, RunStore, as_store
@@ -25,9 +27,11 @@ from ..tasks.registry import notebook_task
 from .results import config_from_params, setup_markdown
 
 
-def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0) -> SFTStageConfig:
-    """The pipeline's default SFT stage for ``seed``; ``policy``, ``steps``, ``problems`` override it when set."""
-    overrides: dict[str, Any] = {"seed": seed}
+def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0,
+               costs: CostKnobs = CostKnobs()) -> SFTStageConfig:
+    """The pipeline's default SFT stage for ``seed``; ``policy``, ``steps``, ``problems`` and ``costs`` override it
+    when set."""
+    overrides: dict[str, Any] = {"seed": seed, **costs.sft_overrides()}
     if policy:
         overrides["policy"] = policy
     if steps:
@@ -37,14 +41,19 @@ def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0) -
     return replace(PipelineConfig().sft, **overrides)
 
 
-def reward_config(seed: int, **overrides: Any) -> RewardStageConfig:
-    """The pipeline's default reward stage with the axis's knobs; its own evaluation is off (rm_eval does it)."""
-    return replace(PipelineConfig().reward, seed=seed, eval_prompts=0, **overrides)
+def reward_config(seed: int, costs: CostKnobs = CostKnobs(), **overrides: Any) -> RewardStageConfig:
+    """The pipeline's default reward stage with the axis's knobs and ``costs``; its own evaluation is off (rm_eval
+    does it)."""
+    return replace(PipelineConfig().reward, seed=seed, eval_prompts=0, **{**costs.reward_overrides(), **overrides})
 
 
 @dataclass(frozen=True)
-class Scale:
-    """Knobs every RM axis shares with the other axes' notebooks (same names); 0 or "" keeps the pipeline default."""
+class Scale(CostKnobs):
+    """Knobs every RM axis shares with the other axes' notebooks (same names); 0 or "" keeps the pipeline default.
+
+    The cost knobs (:class:`rlhf_nb.pipeline.knobs.CostKnobs`) set the SFT and reward-model
+    stages; ``eval_max_tokens`` is the evaluation pools' budget (:meth:`eval_config`).
+    """
 
     policy: str = ""
     """SFT policy preset whose samples make the data and the evaluation pools"""
@@ -68,23 +77,38 @@ class Scale:
         """This scale from a notebook's parameters in one call (see :func:`rlhf_nb.axes.results.config_from_params`)."""
         return config_from_params(cls, params, exclude, **fixed)
 
+    def reward_config(self, seed: int, **overrides: Any) -> RewardStageConfig:
+        """:func:`reward_config` with this scale's cost knobs."""
+        return reward_config(seed, self, **overrides)
+
+    def eval_config(self, **fields: Any) -> RMEvalConfig:
+        """The reward-model evaluation with this scale's pool budget (``eval_max_tokens``; 0: the data's)."""
+        return RMEvalConfig(max_new_tokens=self.eval_max_tokens, **fields)
+
     def describe(self, axis: str, grid: Mapping[str, Any], seeds: Iterable[int]) -> str:
         """The setup in force as Markdown, from the resolved configs (so it cannot drift from the parameters)."""
-        sft, reward = sft_config(0, self.policy, self.sft_steps, self.sft_problems), reward_config(0)
+        sft = sft_config(0, self.policy, self.sft_steps, self.sft_problems, self)
+        reward = reward_config(0, self)
         task = self.task
+        budgets = sampling_budgets(task, sft.policy)
         return setup_markdown(f"Setup of this run of `{axis}`", {
             "seeds": list(seeds),
             "task": f"{task.name} ({self.task_spec})" + (f", options {self.task_options}" if self.task_options else ""),
-            "SFT policy": f"{sft.policy}, {sft.sft_steps} steps on {sft.train_problems} problems",
+            "SFT policy": f"{sft.policy}, {sft.sft_steps} steps of {sft.examples_per_step} examples on "
+                          f"{sft.train_problems} problems, learning rate {sft.effective_learning_rate:g}, sequences "
+                          f"up to {sft.max_sequence_tokens or budgets.sequence} tokens",
             "reward models": f"initialised from the SFT policy, "
                              f"learning rate {reward.learning_rate_for(sft.policy):g}, "
-                             f"{reward.comparisons_per_step} comparisons per step",
+                             f"{reward.comparisons_per_step} comparisons per step; responses of up to "
+                             f"{reward.max_new_tokens or budgets.rm_sampling} tokens, evaluation pools of up to "
+                             f"{self.eval_max_tokens or budgets.rm_sampling}",
+            **self.cost_lines(),
             **{name: value for name, value in grid.items()},
         })
 
     def sft(self, store: RunStore | str | Path, seed: int, policy: str = "", steps: int = 0) -> Run:
         """Train (or load) the SFT run for ``seed``; ``policy`` and ``steps`` override this scale's when set."""
-        config = sft_config(seed, policy or self.policy, steps or self.sft_steps, self.sft_problems)
+        config = sft_config(seed, policy or self.policy, steps or self.sft_steps, self.sft_problems, self)
         return run_sft(as_store(store), self.task, config)
 
 

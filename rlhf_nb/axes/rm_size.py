@@ -24,7 +24,7 @@ from ..stages.preference_data import ComparisonSpec
 from ..store import RunStore
 from .halves import HALVES, bon_half, halves_of
 from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
-from .rm_family import Scale, count_once, reward_config
+from .rm_family import Scale, count_once
 
 AXIS = "rm_size"
 
@@ -60,8 +60,8 @@ def run_seed(seed: int, store: RunStore | str | Path, grid: RMSizeGrid = RMSizeG
     """Every RM size for one seed on the same comparisons, evaluated; one row per (size, split, n)."""
     task = scale.task
     spec = grid.spec()
-    cfg = reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
-                        comparisons=spec.comparisons)
+    cfg = scale.reward_config(seed, n_prompts=spec.n_prompts, responses_per_prompt=spec.responses_per_prompt,
+                              comparisons=spec.comparisons)
     data_sft = scale.sft(store, seed)
     frames = []
     for order, size in enumerate(grid.sizes):

@@ -67,7 +67,6 @@ from .policy_family import Scale, final_rows, fmt, until_back_to_baseline
 from .halves import HALVES, halves_of, rl_half
 from .results import Finding, axis_figure, decided_finding, save_figure
 from .rm_family import Scale as RMScale
-from .rm_family import reward_config
 from .rm_size import RMSizeGrid
 
 AXIS = "rm_size_for_rl"
@@ -89,7 +88,8 @@ _RM_DATA = RMSizeGrid()  # the reward-model size axis's fixed data: its defaults
 def rm_scale(scale: Scale) -> RMScale:
     """The reward-model axes' scale with this notebook's shared knobs: the same SFT runs as rm_size's."""
     return RMScale(policy=scale.policy, sft_steps=scale.sft_steps, sft_problems=scale.sft_problems,
-                   task_digits=scale.task_digits, task_spec=scale.task_spec, task_options=scale.task_options)
+                   task_digits=scale.task_digits, task_spec=scale.task_spec, task_options=scale.task_options,
+                   **scale.cost_knobs())
 
 
 def run_seed(seed: int, store: RunStore | str | Path, *, rm_policies: list[str], bon_n: int = 16,
@@ -112,8 +112,8 @@ def run_seed(seed: int, store: RunStore | str | Path, *, rm_policies: list[str],
     scale_rm = rm_scale(scale)
     if scale_rm.sft(store, seed).run_id != sft.run_id:  # the RMs' data policy must be the RL policy
         raise RuntimeError("the reward-model axes' SFT run differs from the pipeline's: their configs drifted apart")
-    rm_cfg = reward_config(seed, n_prompts=data.n_prompts, responses_per_prompt=data.responses_per_prompt,
-                           comparisons=data.comparisons)
+    rm_cfg = scale_rm.reward_config(seed, n_prompts=data.n_prompts, responses_per_prompt=data.responses_per_prompt,
+                                    comparisons=data.comparisons)
     problems = task.problems("heldout", config.eval.eval_prompts, config.eval.seed)
     frames, seen = [], set()
     for rm_policy in rm_policies:

@@ -55,11 +55,9 @@ from ..stages.preference_data import (
 from ..stages.reward import RewardStageConfig, train_reward_model
 from ..store import Run, RunStore, as_store
 from ..tasks.protocol import Task
-from .rm_runs import cached_chunks
+from .rm_runs import cached_chunks, rm_sample_tokens
 
 STAGE = "pooled_reward"
-MAX_NEW_TOKENS = 48
-"""generation budget of the sampled chunks (the RM axes' default, so their chunks are shared)"""
 
 
 def _even_split(total: int, parts: int) -> list[int]:
@@ -116,7 +114,8 @@ def pooled_params(task: Task, config: RewardStageConfig, data_sfts: Sequence[Run
 
     return {"task": asdict(task), "config": config.identity(has_preset_shape(policy_of(init_sft))),
             "upstream": {"data_sft": [s.run_id for s in sfts], "init_sft": init_sft.run_id},
-            "specs": [asdict(s) for s in specs], "prompts": "disjoint", "max_new_tokens": MAX_NEW_TOKENS,
+            "specs": [asdict(s) for s in specs], "prompts": "disjoint",
+            "max_new_tokens": rm_sample_tokens(task, config, init_sft),
             "seed": config.seed}
 
 
@@ -141,6 +140,7 @@ def run_pooled_reward(store: RunStore | str | Path, task: Task, config: RewardSt
     sfts = _ordered(data_sfts)
     specs = pooled_specs(config, len(sfts))
     params = pooled_params(task, config, sfts, init_sft)
+    tokens = params["max_new_tokens"]  # the RM axes' budget (48 for addition), so their chunks are shared
     labels = [_label(s) for s in sfts]
     if len(set(labels)) < len(labels):  # two checkpoints with one name: fall back to run ids
         labels = [s.run_id for s in sfts]
@@ -149,7 +149,7 @@ def run_pooled_reward(store: RunStore | str | Path, task: Task, config: RewardSt
         parts: list[ComparisonData] = []
         taken: set[str] = set()
         for sft, spec in zip(sfts, specs):
-            chunks = cached_chunks(store, task, sft, spec.responses_per_prompt, config.seed, MAX_NEW_TOKENS)
+            chunks = cached_chunks(store, task, sft, spec.responses_per_prompt, config.seed, tokens)
             parts.append(select_comparisons(_without(chunks, taken), spec, config.seed, config.max_pool_prompts))
             taken |= {c.prompt for c in parts[-1].comparisons}
         pairs = [c for part in parts for c in part.comparisons]
@@ -175,7 +175,7 @@ def run_pooled_reward(store: RunStore | str | Path, task: Task, config: RewardSt
             metrics[f"pooled/{label}/sampling_flops"] = flops
             if config.eval_prompts:
                 pool = sample_pool(policy, tokenizer, task, "heldout", config.eval_prompts,
-                                   config.responses_per_prompt, config.seed + 1)
+                                   config.responses_per_prompt, config.seed + 1, tokens)
                 metrics[f"rm/heldout/pairwise_acc/{label}"] = pairwise_accuracy(reward, all_pairs(pool))
             composition.append({"policy": label, "sft_run": sft.run_id, "spec": asdict(spec),
                                 "comparisons": len(part.comparisons), "sampled_prompts": part.sampled_prompts})

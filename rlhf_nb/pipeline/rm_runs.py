@@ -60,7 +60,7 @@ from ..stages.preference_data import (
 from ..stages.reward import RewardStageConfig, train_reward_model
 from ..store import Run, RunStore, as_store
 from ..tasks.protocol import Task
-from .runs import reward_params
+from .runs import reward_params, run_budgets
 
 EVAL_SPLITS = ("heldout", "ood")
 DEFAULT_NS = (1, 2, 4, 8, 16, 32, 64)
@@ -79,8 +79,9 @@ class RMEvalConfig:
     """pool size N per prompt; best-of-n is estimated for every n <= N without bias"""
     ns: tuple[int, ...] = DEFAULT_NS
     """best-of-n budgets reported"""
-    max_new_tokens: int = 48
-    """generation budget; a 5-term OOD answer is about 30 characters"""
+    max_new_tokens: int = 0
+    """tokens sampled per pool response; 0: the reward-model data's budget (48 for the addition task, where a
+    5-term OOD answer is about 30 characters; the longest SFT solution of a data file)"""
     seed: int = 1234
     """evaluation prompts and sampling seed: fixed across runs so reward models meet the same prompts"""
     splits: tuple[str, ...] = EVAL_SPLITS
@@ -89,6 +90,8 @@ class RMEvalConfig:
     def __post_init__(self):
         if self.prompts <= 0 or self.samples_per_prompt <= 0:
             raise ValueError(f"prompts={self.prompts}, samples_per_prompt={self.samples_per_prompt}: must be positive")
+        if self.max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens={self.max_new_tokens}: use 0 (from the data) or a positive budget")
         if not self.ns or min(self.ns) < 1:
             raise ValueError(f"ns={self.ns}: give best-of-n budgets of 1 or more")
         if max(self.ns) > self.samples_per_prompt:
@@ -122,10 +125,19 @@ def parse_ns(text: str, pool_size: int = 0) -> tuple[int, ...]:
 # --- store stages ------------------------------------------------------------------------------
 
 
+def rm_sample_tokens(task: Task, config: RewardStageConfig, sft: Run) -> int:
+    """Tokens sampled per reward-model response: the config's budget, else the data's for ``sft``'s tokenizer."""
+    return config.max_new_tokens or run_budgets(task, sft).rm_sampling
+
+
 def cached_chunks(store: RunStore, task: Task, sft: Run, responses_per_prompt: int, seed: int,
-                  max_new_tokens: int = 48) -> Iterator[ResponsePool]:
-    """Chunks 0, 1, ... of the reward-model prompt stream, each sampled once and kept in the store."""
+                  max_new_tokens: int = 0) -> Iterator[ResponsePool]:
+    """Chunks 0, 1, ... of the reward-model prompt stream, each sampled once and kept in the store.
+
+    ``max_new_tokens`` 0: the data's reward-model budget (:func:`rlhf_nb.pipeline.runs.run_budgets`).
+    """
     policy: dict[str, Any] = {}
+    max_new_tokens = max_new_tokens or run_budgets(task, sft).rm_sampling
 
     def compute(index: int):
         def run(out: Path) -> dict[str, Any]:
@@ -164,7 +176,8 @@ def run_reward_model(store: RunStore | str | Path, task: Task, config: RewardSta
         spec = config.data_spec()
         data = None
         if spec is not None:  # cut the comparisons from cached chunks: shared by every RM on this policy and seed
-            chunks = cached_chunks(store, task, data_sft, spec.responses_per_prompt, config.seed)
+            chunks = cached_chunks(store, task, data_sft, spec.responses_per_prompt, config.seed,
+                                   rm_sample_tokens(task, config, data_sft))
             data = select_comparisons(chunks, spec, config.seed, config.max_pool_prompts)
         return train_reward_model(config, task, data_sft.path / "model", out, init_model_dir=init_dir, data=data)
 
@@ -174,15 +187,15 @@ def run_reward_model(store: RunStore | str | Path, task: Task, config: RewardSta
 def run_eval_pool(store: RunStore | str | Path, task: Task, sft: Run, split: str, config: RMEvalConfig) -> Run:
     """Sample (or load) the evaluation pool of ``split``: ``config.prompts`` x ``config.samples_per_prompt``."""
     store = as_store(store)
+    budget = config.max_new_tokens or run_budgets(task, sft).rm_sampling
     params = {"task": asdict(task), "upstream": {"sft": sft.run_id}, "split": split, "prompts": config.prompts,
-              "samples_per_prompt": config.samples_per_prompt, "max_new_tokens": config.max_new_tokens,
-              "seed": config.seed}
+              "samples_per_prompt": config.samples_per_prompt, "max_new_tokens": budget, "seed": config.seed}
 
     def compute(out: Path) -> dict[str, Any]:
         model, tokenizer = load_causal_lm(sft.path / "model"), load_tokenizer(sft.path / "model")
         problems = task.problems(split, config.prompts, config.seed)
         pool = sample_pool(model, tokenizer, task, split, config.prompts, config.samples_per_prompt, config.seed,
-                           config.max_new_tokens, problems=problems)
+                           budget, problems=problems)
         (out / "pool.json").write_text(json.dumps(pool.to_json()), encoding="utf-8")
         distinct = np.mean([len(set(r)) for r in pool.responses])
         tokens = scored_tokens(tokenizer, ((p, c) for p, rs in zip(pool.prompts, pool.responses) for c in rs))

@@ -111,13 +111,27 @@ def sampling_budgets(task: Task, policy: str):
 
     What the notebooks use for a budget parameter left at 0: the embedded task's constants
     (RL 40, evaluation 64, reward-model data 48, sequences 128 tokens), else the longest SFT
-    example of the data file. ``policy`` is a preset name, a checkpoint folder or a ``.gguf`` file.
+    example of the data file. ``policy`` is a preset name, a checkpoint folder or a ``.gguf`` file
+    (its tokenizer is read once per process and task).
     """
     from ..models import build_char_tokenizer, is_preset
-    from ..stages.common import token_budgets
+    from ..stages.common import ADDITION_BUDGETS, TokenBudgets, token_budgets
 
-    tokenizer = build_char_tokenizer() if is_preset(policy) else load_tokenizer(policy)
-    return token_budgets(task, tokenizer)
+    if getattr(task, "name", "") == "addition":  # constants: no tokenizer to read
+        return TokenBudgets(**ADDITION_BUDGETS)
+    key = (repr(task), str(policy))
+    if key not in _POLICY_BUDGETS:
+        tokenizer = build_char_tokenizer() if is_preset(policy) else load_tokenizer(policy)
+        _POLICY_BUDGETS[key] = token_budgets(task, tokenizer)
+    return _POLICY_BUDGETS[key]
+
+
+_POLICY_BUDGETS: dict[tuple[str, str], Any] = {}
+
+
+def run_budgets(task: Task, sft: Run):
+    """:func:`sampling_budgets` for the policy an SFT run started from (its tokenizer is the checkpoint's)."""
+    return sampling_budgets(task, policy_of(sft))
 
 
 @dataclass
