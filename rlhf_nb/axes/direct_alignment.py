@@ -46,6 +46,7 @@ import pandas as pd
 from ..analysis.decision import PartSpec, decide
 from ..analysis.forms import GAO_RL_FORM
 from ..analysis.per_seed import linear_form_fit
+from ..models import default_learning_rate
 from ..pipeline.dpo_runs import dpo_point, dpo_rows
 from ..pipeline.policy_runs import point_rows, run_point
 from ..stages.dpo import DPOStageConfig
@@ -64,15 +65,22 @@ D2_DELTA = 0.03
 
 def dpo_config(seed: int, scale: Scale, *, beta: float, loss_type: str, epochs: int, learning_rate: float,
                comparisons_per_step: int) -> DPOStageConfig:
-    """The DPO stage of one grid point, tracked exactly as the scale's RL runs are (interval, prompts, budget)."""
-    rl = scale.pipeline(seed).rl
+    """The DPO stage of one grid point, tracked exactly as the scale's RL runs are (interval, prompts, budget).
+
+    ``learning_rate`` 0: by the policy's kind (5e-5 preset, 1e-6 checkpoint); DPO's sequences are the reward
+    model's comparisons, so ``scale.rm_max_tokens`` bounds them (0: from the data).
+    """
+    config = scale.pipeline(seed)
+    rl = config.rl
     return DPOStageConfig(beta=beta, loss_type=loss_type, epochs=epochs, comparisons_per_step=comparisons_per_step,
-                          learning_rate=learning_rate, track_every_steps=rl.track_every_steps,
-                          track_prompts=rl.track_prompts, max_completion_tokens=rl.max_completion_tokens, seed=seed)
+                          learning_rate=learning_rate or default_learning_rate("dpo", config.sft.policy),
+                          track_every_steps=rl.track_every_steps, track_prompts=rl.track_prompts,
+                          max_completion_tokens=rl.max_completion_tokens, seed=seed,
+                          max_sequence_tokens=scale.rm_max_tokens)
 
 
 def run_seed(seed: int, store: RunStore | str | Path, *, betas: list[float], loss_type: str = "sigmoid",
-             dpo_epochs: int = 20, dpo_learning_rate: float = 5e-5, dpo_comparisons_per_step: int = 32,
+             dpo_epochs: int = 20, dpo_learning_rate: float = 0.0, dpo_comparisons_per_step: int = 32,
              scale: Scale = Scale()) -> pd.DataFrame:
     """One DPO run per beta and the GRPO run against the reward model, for one seed (rows: series dpo / rl)."""
     store = store if isinstance(store, RunStore) else RunStore(store)

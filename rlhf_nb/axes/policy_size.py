@@ -54,7 +54,7 @@ import pandas as pd
 from ..analysis import PartSpec, decide
 from ..analysis.forms import GAO_RL_FORM
 from ..analysis.per_seed import row_slopes
-from ..models import check_model_spec, default_learning_rate
+from ..models import check_model_spec
 from ..pipeline.policy_runs import PointRuns, point_rows
 from ..pipeline.pooled_rm import pooled_config, run_pooled_reward
 from ..pipeline.runs import run_eval, run_rl, run_sft
@@ -98,13 +98,13 @@ def run_seed(seed: int, store: RunStore | str | Path, *, policies: list[str], rm
     reward = run_pooled_reward(store, task, rm_cfg, list(sfts.values()), init)
     frames, seen = [], set()
     for spec, sft in sfts.items():
-        point = replace(config, sft=replace(config.sft, policy=spec), reward=rm_cfg)
-        sft_eval = run_eval(store, task, config.eval, sft, sft, reward)
+        own = scale.pipeline(seed, policy=spec)  # knobs left at 0 resolve by this policy (RL rate, budgets)
+        point = replace(config, sft=replace(config.sft, policy=spec), reward=rm_cfg, eval=own.eval)
+        sft_eval = run_eval(store, task, own.eval, sft, sft, reward)
         for kl in sorted({float(k) for k in kl_coefs}):
-            rl_cfg = replace(config.rl, kl_coef=kl,  # a learning rate left at 0 goes by each policy's kind
-                             learning_rate=scale.rl_learning_rate or default_learning_rate("rl", spec))
+            rl_cfg = replace(own.rl, kl_coef=kl)
             rl = run_rl(store, task, rl_cfg, sft, reward)
-            rl_eval = run_eval(store, task, config.eval, rl, sft, reward)
+            rl_eval = run_eval(store, task, own.eval, rl, sft, reward)
             runs = PointRuns(replace(point, rl=rl_cfg), sft, init, reward, rl, sft_eval, rl_eval)
             rows = point_rows(runs, seen, rm_data="pooled")
             rows["rm_pairwise_acc_own_samples"] = reward.metrics.get(f"rm/heldout/pairwise_acc/{Path(spec).name}",

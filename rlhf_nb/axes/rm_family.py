@@ -101,7 +101,7 @@ class Scale(CostKnobs):
                              f"learning rate {reward.learning_rate_for(sft.policy):g}, "
                              f"{reward.comparisons_per_step} comparisons per step; responses of up to "
                              f"{reward.max_new_tokens or budgets.rm_sampling} tokens, evaluation pools of up to "
-                             f"{self.eval_max_tokens or budgets.rm_sampling}",
+                             f"{self.eval_max_tokens or budgets.rm_sampling} tokens",
             **self.cost_lines(),
             **{name: value for name, value in grid.items()},
         })

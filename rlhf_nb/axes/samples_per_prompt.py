@@ -84,9 +84,11 @@ def run_seed(seed: int, store: RunStore | str | Path, *, samples: list[int], pro
     """Every run of both series for one seed: tidy rows, one per tracked RL step."""
     store = store if isinstance(store, RunStore) else RunStore(store)
     config = scale.pipeline(seed)
+    # every point's config built (and checked, e.g. a micro-batch dividing its step) before anything trains
+    points = [(series, replace(config, rl=replace(config.rl, prompts_per_step=prompts, samples_per_prompt=n)))
+              for series, prompts, n in grid(samples, prompts_per_step, equal_total, config.rl.algorithm)]
     frames, seen = [], set()
-    for series, prompts, n in grid(samples, prompts_per_step, equal_total, config.rl.algorithm):
-        point = replace(config, rl=replace(config.rl, prompts_per_step=prompts, samples_per_prompt=n))
+    for series, point in points:
         frames.append(point_rows(run_point(store, point), seen, series=series))
     return pd.concat(frames, ignore_index=True)
 

@@ -29,7 +29,10 @@ from .runs import PipelineConfig, run_eval, run_reward, run_sft
 
 def run_dpo(store: RunStore, task: Task, config: DPOStageConfig, sft: Run, reward: Run) -> Run:
     """DPO from ``sft`` on exactly the comparisons ``reward`` was trained on (cached as stage ``dpo``)."""
-    params = {"task": asdict(task), "config": asdict(config), "upstream": {"sft": sft.run_id, "reward": reward.run_id},
+    identity = asdict(config)
+    if not identity["max_sequence_tokens"]:  # automatic: the task and the checkpoint (both in the id) decide it
+        identity.pop("max_sequence_tokens")
+    params = {"task": asdict(task), "config": identity, "upstream": {"sft": sft.run_id, "reward": reward.run_id},
               "seed": config.seed}
 
     def compute(out: Path) -> dict[str, Any]:

@@ -9,10 +9,17 @@ notebook. Each is 0 by default, which means "by model kind or from the data":
   model, 3e-5 RL; checkpoints 1e-5, 1e-5, 1e-6);
 - micro-batches: the whole step for a preset, by memory for a checkpoint (the stages decide);
 - token budgets: :func:`rlhf_nb.pipeline.runs.sampling_budgets` (the addition task's constants,
-  else the longest SFT example of the data file as the policy's tokenizer reads it).
+  else from the longest SFT example of the data file as the policy's tokenizer reads it:
+  sequences hold it, sampling allows 1.5 times its worked solution).
 
-A knob left at 0 resolves to the same value the stage used before the knob existed, so run
-ids made with the defaults do not change.
+On the embedded addition task with presets a knob left at 0 resolves to the constant the
+stage always used (budgets 128/48/40/64 tokens, RL learning rate 3e-5), so those run ids do
+not depend on the knobs. On a data file the budgets follow the data, and a checkpoint's RL
+learning rate is 1e-6: a store made before the knobs existed recomputes such runs.
+
+In an axis over models (``rm_size`` sizes, ``policy_size`` policies, ``rm_size_for_rl``
+reward models) a knob that is given applies to every model of the axis; one left at 0
+resolves for each model by its own kind.
 """
 from __future__ import annotations
 

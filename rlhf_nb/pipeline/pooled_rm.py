@@ -115,8 +115,15 @@ def pooled_params(task: Task, config: RewardStageConfig, data_sfts: Sequence[Run
     return {"task": asdict(task), "config": config.identity(has_preset_shape(policy_of(init_sft))),
             "upstream": {"data_sft": [s.run_id for s in sfts], "init_sft": init_sft.run_id},
             "specs": [asdict(s) for s in specs], "prompts": "disjoint",
-            "max_new_tokens": rm_sample_tokens(task, config, init_sft),
+            "max_new_tokens": _sample_tokens(task, config, sfts, init_sft),
             "seed": config.seed}
+
+
+def _sample_tokens(task: Task, config: RewardStageConfig, sfts: Sequence[Run], init_sft: Run) -> int | list[int]:
+    """Tokens sampled per response, one number when every data policy has the same budget (the addition task: 48,
+    the RM axes' chunks, so they are shared), else one per data policy (in ``sfts`` order) and the init policy last."""
+    budgets = [rm_sample_tokens(task, config, s) for s in [*sfts, init_sft]]
+    return budgets[0] if len(set(budgets)) == 1 else budgets
 
 
 def _ordered(data_sfts: Sequence[Run]) -> list[Run]:
@@ -140,7 +147,8 @@ def run_pooled_reward(store: RunStore | str | Path, task: Task, config: RewardSt
     sfts = _ordered(data_sfts)
     specs = pooled_specs(config, len(sfts))
     params = pooled_params(task, config, sfts, init_sft)
-    tokens = params["max_new_tokens"]  # the RM axes' budget (48 for addition), so their chunks are shared
+    budgets = params["max_new_tokens"]
+    tokens = budgets if isinstance(budgets, list) else [budgets] * (len(sfts) + 1)  # per data policy, init last
     labels = [_label(s) for s in sfts]
     if len(set(labels)) < len(labels):  # two checkpoints with one name: fall back to run ids
         labels = [s.run_id for s in sfts]
@@ -148,8 +156,8 @@ def run_pooled_reward(store: RunStore | str | Path, task: Task, config: RewardSt
     def compute(out: Path) -> dict[str, Any]:
         parts: list[ComparisonData] = []
         taken: set[str] = set()
-        for sft, spec in zip(sfts, specs):
-            chunks = cached_chunks(store, task, sft, spec.responses_per_prompt, config.seed, tokens)
+        for sft, spec, budget in zip(sfts, specs, tokens):
+            chunks = cached_chunks(store, task, sft, spec.responses_per_prompt, config.seed, budget)
             parts.append(select_comparisons(_without(chunks, taken), spec, config.seed, config.max_pool_prompts))
             taken |= {c.prompt for c in parts[-1].comparisons}
         pairs = [c for part in parts for c in part.comparisons]
@@ -161,7 +169,7 @@ def run_pooled_reward(store: RunStore | str | Path, task: Task, config: RewardSt
                                      init_model_dir=init_sft.path / "model", data=pooled)
         reward = load_reward(out / "model")
         sampling, composition = 0.0, []
-        for label, sft, spec, part in zip(labels, sfts, specs, parts):
+        for label, sft, spec, part, budget in zip(labels, sfts, specs, parts, tokens):
             policy, tokenizer = load_causal_lm(sft.path / "model"), load_tokenizer(sft.path / "model")
             texts = [(c.prompt, c.chosen) for c in part.comparisons] + [(c.prompt, c.rejected) for c in part.comparisons]
             mean_len = scored_tokens(tokenizer, texts) / max(1, len(texts))
@@ -175,7 +183,7 @@ def run_pooled_reward(store: RunStore | str | Path, task: Task, config: RewardSt
             metrics[f"pooled/{label}/sampling_flops"] = flops
             if config.eval_prompts:
                 pool = sample_pool(policy, tokenizer, task, "heldout", config.eval_prompts,
-                                   config.responses_per_prompt, config.seed + 1, tokens)
+                                   config.responses_per_prompt, config.seed + 1, budget)
                 metrics[f"rm/heldout/pairwise_acc/{label}"] = pairwise_accuracy(reward, all_pairs(pool))
             composition.append({"policy": label, "sft_run": sft.run_id, "spec": asdict(spec),
                                 "comparisons": len(part.comparisons), "sampled_prompts": part.sampled_prompts})

@@ -81,7 +81,7 @@ class RMEvalConfig:
     """best-of-n budgets reported"""
     max_new_tokens: int = 0
     """tokens sampled per pool response; 0: the reward-model data's budget (48 for the addition task, where a
-    5-term OOD answer is about 30 characters; the longest SFT solution of a data file)"""
+    5-term OOD answer is about 30 characters; 1.5 times the longest SFT solution of a data file)"""
     seed: int = 1234
     """evaluation prompts and sampling seed: fixed across runs so reward models meet the same prompts"""
     splits: tuple[str, ...] = EVAL_SPLITS

@@ -63,7 +63,10 @@ def run_reward(store: RunStore, task: Task, config: RewardStageConfig, sft: Run)
 
 def run_rl(store: RunStore, task: Task, config: RLStageConfig, sft: Run, reward: Run | None) -> Run:
     upstream = {"sft": sft.run_id, "reward": reward.run_id if reward else None}
-    params = {"task": asdict(task), "config": asdict(config), "upstream": upstream, "seed": config.seed}
+    # The micro-batch changes memory, not what is learned (losses are normalised over the whole step): every value
+    # names the run as 0 (automatic) did, so lowering it to fit memory loads a finished run instead of retraining.
+    identity = {**asdict(config), "completions_per_micro_batch": 0}
+    params = {"task": asdict(task), "config": identity, "upstream": upstream, "seed": config.seed}
     if config.algorithm == "ppo":  # PPO's own settings are fixed defaults, but a changed default is a new run
         params["ppo"] = asdict(PPOSettings())
     rm_dir = reward.path / "model" if reward else None
@@ -87,7 +90,8 @@ def with_rl_truncation(metrics: dict[str, Any], out: Path) -> dict[str, Any]:
         if "completions/clipped_ratio" in log and log["completions/clipped_ratio"].notna().any():
             share = float(log["completions/clipped_ratio"].mean())
             metrics = {**metrics, "rl/truncated_share": share}
-            warn_truncated("RL training completions", share, "RLStageConfig.max_completion_tokens")
+            warn_truncated("RL training completions", share,
+                           "RLStageConfig.max_completion_tokens (the notebooks' rl_max_tokens)")
     return metrics
 
 
@@ -110,7 +114,7 @@ def sampling_budgets(task: Task, policy: str):
     """Token budgets for ``task`` as ``policy``'s tokenizer reads it (:func:`rlhf_nb.stages.common.token_budgets`).
 
     What the notebooks use for a budget parameter left at 0: the embedded task's constants
-    (RL 40, evaluation 64, reward-model data 48, sequences 128 tokens), else the longest SFT
+    (RL 40, evaluation 64, reward-model data 48, sequences 128 tokens), else from the longest SFT
     example of the data file. ``policy`` is a preset name, a checkpoint folder or a ``.gguf`` file
     (its tokenizer is read once per process and task).
     """
@@ -130,8 +134,9 @@ _POLICY_BUDGETS: dict[tuple[str, str], Any] = {}
 
 
 def run_budgets(task: Task, sft: Run):
-    """:func:`sampling_budgets` for the policy an SFT run started from (its tokenizer is the checkpoint's)."""
-    return sampling_budgets(task, policy_of(sft))
+    """:func:`sampling_budgets` for an SFT run, read with the tokenizer saved in the run (its checkpoint's), so a
+    store moved to a machine without the original checkpoint still resolves its budgets."""
+    return sampling_budgets(task, str(sft.path / "model"))
 
 
 @dataclass

@@ -45,7 +45,7 @@ from ..models import count_parameters, is_preset_model, load_causal_lm, load_tok
 from ..scoring.reward_models import load_reward
 from ..tasks.protocol import Task
 from ..typed_values import normalize_fields
-from .common import log_history_frame, per_device_batch, quiet, save_trained, trainer_kwargs
+from .common import log_history_frame, per_device_batch, quiet, save_trained, token_budgets, trainer_kwargs
 from .tracking import PolicyTracker
 
 LOSS_TYPES = ("sigmoid", "ipo")
@@ -68,7 +68,8 @@ class DPOStageConfig:
     comparisons_per_step: int = 32
     """pairs per optimizer step (the reward model's default batch)"""
     learning_rate: float = 5e-5
-    """constant learning rate; 5e-5 suited 0.8M policies (TRL's 1e-6 default is for large pretrained ones)"""
+    """constant learning rate; 5e-5 suited 0.8M policies (TRL's 1e-6 default is for large pretrained ones; the
+    notebook's 0 picks by model kind, :func:`rlhf_nb.models.default_learning_rate`)"""
     track_every_steps: int = 10
     """measure gold, proxy and KL on held-out prompts every this many optimizer steps"""
     track_prompts: int = 128
@@ -79,9 +80,15 @@ class DPOStageConfig:
     """auto, fp32 or bf16 (see rlhf_nb.device)"""
     seed: int = 0
     """seed for data order and the tracker's sampling (the RL tracker's seed gives the same prompts and draws)"""
+    max_sequence_tokens: int = 0
+    """longest prompt + response in tokens (TRL's ``max_length``); 0 = derived from the data: 128 for the addition
+    task, the longest SFT example of a data file (:func:`rlhf_nb.stages.common.token_budgets`)"""
 
     def __post_init__(self):
         normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
+        if self.max_sequence_tokens < 0:
+            raise ValueError(f"max_sequence_tokens={self.max_sequence_tokens}: use 0 (from the data) or a positive "
+                             "number of tokens")
         if self.loss_type not in LOSS_TYPES:
             raise ValueError(f"loss_type={self.loss_type!r}: use one of {LOSS_TYPES}")
         if not (self.beta > 0 and math.isfinite(self.beta)):
@@ -164,7 +171,7 @@ def train_dpo(config: DPOStageConfig, task: Task, sft_model_dir: Path, compariso
                          model_is_preset=is_preset_model(sft_model_dir), precision=config.precision, logging_steps=1),
         beta=config.beta,
         loss_type=[config.loss_type],
-        max_length=128,
+        max_length=config.max_sequence_tokens or token_budgets(task, tokenizer).sequence,
         disable_dropout=True,
     )
     trainer = quiet(DPOTrainer(model=policy, ref_model=ref_for_loss, args=args, train_dataset=data,

@@ -101,12 +101,15 @@ def evaluate_policy(
     """Flat ``eval/<split>/<metric>`` metrics for the held-out split and, when the task has OOD data, the OOD one.
 
     ``greedy_acc`` and ``sampled_acc`` are shares in [0, 1]; ``truncated_share`` the share of
-    sampled completions cut at the budget; ``greedy_truncated_share`` the same for greedy ones.
+    sampled completions cut at the budget; ``greedy_truncated_share`` the same for greedy ones;
+    ``distinct_prompts`` how many of the ``eval_prompts`` differ (a split smaller than
+    ``eval_prompts`` is cycled through, so its problems weigh by how often they repeat).
     """
     metrics: dict[str, Any] = {}
     budget = config.max_completion_tokens or token_budgets(task, tokenizer).eval
     for split in eval_splits(task):
         problems = task.problems(split, config.eval_prompts, config.seed)
+        metrics[f"eval/{split}/distinct_prompts"] = len({p.prompt for p in problems})
         greedy = sample(model, tokenizer, [p.prompt for p in problems], budget, greedy=True)
         done = finished_flags(greedy.completion_ids, tokenizer)
         metrics[f"eval/{split}/greedy_acc"] = float(np.mean(

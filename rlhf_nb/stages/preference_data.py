@@ -212,7 +212,8 @@ def sample_pool(
     correct = [[task.check_answer(c, pr.answer, finished=done[i * k + j]) for j, c in enumerate(rs)]
                for i, (pr, rs) in enumerate(zip(problems, responses))]
     cut = truncated_share(s.completion_ids, tokenizer)
-    warn_truncated(f"reward-model responses ({split} split)", cut, "the reward model's max_new_tokens")
+    warn_truncated(f"reward-model responses ({split} split)", cut,
+                   "the reward model's max_new_tokens (the notebooks' rm_sample_tokens)")
     return ResponsePool(prompts, responses, correct, list(problems), cut)
 
 

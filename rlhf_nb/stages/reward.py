@@ -119,7 +119,7 @@ class RewardStageConfig:
     from the data: 128 for the addition task, else room for the longest prompt and max_new_tokens"""
     max_new_tokens: int = 0
     """tokens sampled per response for the comparisons and the evaluation pairs; 0 = derived from the data (48 for
-    the addition task, the longest SFT solution of a data file)"""
+    the addition task, 1.5 times the longest SFT solution of a data file)"""
 
     def __post_init__(self):
         normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
@@ -202,7 +202,8 @@ def _train_pairwise(config: RewardStageConfig, pairs: list[Comparison], model, t
     max_length = config.max_sequence_tokens
     # RewardTrainer drops a pair longer than max_length: count them and say so
     too_long = sum(max(len(a), len(b)) > max_length for a, b in zip(chosen_ids, rejected_ids)) / max(1, len(pairs))
-    warn_truncated("reward-model pairs (dropped by the trainer)", too_long, "RewardStageConfig.max_sequence_tokens")
+    warn_truncated("reward-model pairs (dropped by the trainer)", too_long,
+                   "RewardStageConfig.max_sequence_tokens (the notebooks' rm_max_tokens)")
     # Whole epochs: k epochs over D is then exactly k times the steps of one epoch over D.
     steps = config.epochs * math.ceil(len(pairs) / config.comparisons_per_step)
     per_device = per_device_batch(config.comparisons_per_step, "comparisons_per_step")

@@ -116,7 +116,8 @@ def train_sft(config: SFTStageConfig, task: Task, out_dir: Path) -> dict[str, An
     mean_len = sum(lengths) / len(data)
     max_length = config.max_sequence_tokens or token_budgets(task, tokenizer).sequence
     truncated = sum(n > max_length for n in lengths) / len(lengths)
-    warn_truncated("SFT examples (prompt + worked solution)", truncated, "SFTStageConfig.max_sequence_tokens")
+    warn_truncated("SFT examples (prompt + worked solution)", truncated,
+                   "SFTStageConfig.max_sequence_tokens (the notebooks' sft_max_tokens)")
     per_device = per_device_batch(config.examples_per_step, "examples_per_step")
     micro = config.examples_per_micro_batch or default_micro_batch(config.policy, per_device, max_length)
     if per_device % micro:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields, replace
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +13,16 @@ from rlhf_nb.axes.rm_family import Scale as RMScale
 from rlhf_nb.models import default_learning_rate
 from rlhf_nb.notebooks import declared_parameters, notebook_path
 from rlhf_nb.pipeline.knobs import CostKnobs
-from rlhf_nb.pipeline.rm_runs import RMEvalConfig
-from rlhf_nb.pipeline.runs import PipelineConfig
+from rlhf_nb.pipeline.dpo_runs import run_dpo
+from rlhf_nb.pipeline.pooled_rm import pooled_params
+from rlhf_nb.pipeline.rm_runs import RMEvalConfig, rm_sample_tokens, run_eval_pool
+from rlhf_nb.pipeline.runs import PipelineConfig, run_rl
+from rlhf_nb.stages.dpo import DPOStageConfig
+from rlhf_nb.stages.reward import RewardStageConfig
+from rlhf_nb.stages.rl import RLStageConfig
+from rlhf_nb.store import RunStore
 from rlhf_nb.study.presets import FULL_AXES
+from rlhf_nb.tasks.addition import AdditionTask
 
 POLICY_AXES = ("samples_per_prompt", "policy_size", "rm_size_for_rl", "rl_length_kl", "method", "direct_alignment")
 RL_KNOBS = ("rl_micro_batch", "rl_max_tokens", "rl_learning_rate")
@@ -28,9 +36,11 @@ def test_every_axis_notebook_declares_every_cost_knob_with_its_type(axis):
     knobs = [f.name for f in fields(CostKnobs)] + (list(RL_KNOBS) if axis in POLICY_AXES else [])
     missing = [k for k in knobs if k not in declared]
     assert not missing, f"{axis}.ipynb lacks {missing}"
-    for f in fields(CostKnobs):
-        assert declared[f.name]["inferred_type_name"] == f.type, (axis, f.name)
-        assert declared[f.name]["default"] in ("0", "0.0"), (axis, f.name)  # 0: by model kind or from the data
+    types = {f.name: f.type for f in fields(CostKnobs)} | {"rl_micro_batch": "int", "rl_max_tokens": "int",
+                                                          "rl_learning_rate": "float"}
+    for name in knobs:
+        assert declared[name]["inferred_type_name"] == types[name], (axis, name)
+        assert declared[name]["default"] in ("0", "0.0"), (axis, name)  # 0: by model kind or from the data
 
 
 def test_knobs_left_at_zero_resolve_to_the_defaults_so_run_ids_do_not_change():
@@ -39,10 +49,52 @@ def test_knobs_left_at_zero_resolve_to_the_defaults_so_run_ids_do_not_change():
     assert config.rl == replace(base.rl, seed=0) and config.eval == base.eval
     assert (config.rl.learning_rate, config.rl.max_completion_tokens, config.eval.max_completion_tokens) == \
         (3e-5, 40, 64)  # the addition task's budgets and the presets' RL rate, as before the knobs
-    rm = RMScale()
-    assert rm.reward_config(0) == replace(base.reward, seed=0, eval_prompts=0)
-    assert rm.eval_config(prompts=4, samples_per_prompt=2, ns=(1, 2)) == \
-        RMEvalConfig(prompts=4, samples_per_prompt=2, ns=(1, 2))
+    assert RMScale().reward_config(0) == replace(base.reward, seed=0, eval_prompts=0)
+
+
+class _Run:
+    def __init__(self, run_id: str, path: str = "/nonexistent"):
+        self.run_id, self.path, self.params = run_id, Path(path), {"config": {"policy": "s"}}
+
+
+class _Store(RunStore):
+    """Records what a stage would be stored under instead of running it."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.params = []
+
+    def execute(self, stage, params, compute):
+        self.params.append((stage, params))
+        return _Run(f"{stage}-{len(self.params)}")
+
+
+def test_reward_model_sampling_of_the_addition_task_keeps_its_48_token_budget(tmp_path):
+    """rm_chunk, rm_pool and pooled reward runs name 48 tokens, as they did when it was a constant."""
+    task, sft = AdditionTask(), _Run("sft")
+    assert rm_sample_tokens(task, RewardStageConfig(), sft) == 48
+    assert rm_sample_tokens(task, RewardStageConfig(max_new_tokens=40), sft) == 40
+    store = _Store(tmp_path)
+    run_eval_pool(store, task, sft, "heldout", RMEvalConfig(prompts=4, samples_per_prompt=2, ns=(1, 2)))
+    run_eval_pool(store, task, sft, "heldout", RMScale(eval_max_tokens=72).eval_config(prompts=4, samples_per_prompt=2,
+                                                                                         ns=(1, 2)))
+    assert [p["max_new_tokens"] for _, p in store.params] == [48, 72]
+    config = replace(RewardStageConfig(comparisons=8, n_prompts=4), eval_prompts=0)
+    assert pooled_params(task, config, [_Run("a"), _Run("b")], _Run("a"))["max_new_tokens"] == 48
+
+
+def test_micro_batches_and_automatic_budgets_stay_out_of_rl_and_dpo_run_ids(tmp_path):
+    task, sft, reward = AdditionTask(), _Run("sft"), _Run("rm")
+    store = _Store(tmp_path)
+    base = RLStageConfig(prompts_per_step=4, samples_per_prompt=2)
+    run_rl(store, task, base, sft, reward)
+    run_rl(store, task, replace(base, completions_per_micro_batch=4), sft, reward)
+    run_rl(store, task, replace(base, max_completion_tokens=24), sft, reward)
+    assert store.params[0] == store.params[1] and store.params[0] != store.params[2]
+    run_dpo(store, task, DPOStageConfig(), sft, reward)
+    run_dpo(store, task, DPOStageConfig(max_sequence_tokens=200), sft, reward)
+    auto, given = store.params[-2][1]["config"], store.params[-1][1]["config"]
+    assert "max_sequence_tokens" not in auto and given["max_sequence_tokens"] == 200
 
 
 def test_given_knobs_reach_every_stage_of_a_policy_axis():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rlhf_nb.models import checkpoint_digest, default_micro_batch
-from rlhf_nb.stages.common import name_the_knob, token_budgets
+from rlhf_nb.stages.common import SAMPLING_HEADROOM, name_the_knob, token_budgets
 from rlhf_nb.stages.evaluation import eval_splits
 from rlhf_nb.stages.reward import RewardStageConfig
 from rlhf_nb.stages.sft import SFTStageConfig
@@ -71,8 +71,8 @@ def test_token_budgets_cover_the_longest_worked_solution(tiny_checkpoint, tmp_pa
     problems = task.sft_problems(30, 0)
     longest = max(len(tok(p.prompt + task.sft_completion(p, None))["input_ids"]) + 1 for p in problems)
     assert budgets.sequence >= longest > 128  # the addition task's 128 would cut these answers
-    assert budgets.rl >= max(len(tok(task.sft_completion(p, None), add_special_tokens=False)["input_ids"])
-                             for p in problems)
+    solution = max(len(tok(task.sft_completion(p, None), add_special_tokens=False)["input_ids"]) for p in problems)
+    assert budgets.rl == budgets.eval == budgets.rm_sampling >= SAMPLING_HEADROOM * solution  # room to run longer
     assert token_budgets(AdditionTask(), tok).sequence == 128  # the embedded task keeps its constants
 
 
@@ -166,3 +166,18 @@ def test_the_gold_reward_credits_an_unmarked_answer_only_when_the_completion_fin
     assert gold(["q"], ["so it is 42"], answer=answer, completion_ids=[[7, 8, 9]]) == [0.0]  # cut at the budget
     assert gold(["q"], ["so it is 42"], answer=answer) == [0.0]  # no ids: counted as cut
     assert gold(["q"], ["#### 42"], answer=answer, completion_ids=[[7, 8, 9]]) == [1.0]  # a marked answer counts
+
+
+def test_an_evaluation_on_a_split_smaller_than_its_prompts_says_how_many_differ(tmp_path):
+    """A held-out split of 2 problems evaluated on 6 prompts cycles through them: the metrics say 2 distinct."""
+    from rlhf_nb.models import build_policy
+    from rlhf_nb.stages.evaluation import EvalStageConfig, evaluate_policy
+
+    records = [{"question": f"What is {a} plus {b}?", "answer": f"#### {a + b}"}
+               for a in range(1, 3) for b in range(1, 5)]
+    task = make_task(str(write_jsonl(tmp_path / "tiny.jsonl", records)), heldout_fraction=0.25)
+    held = {p.prompt for p in task.problems("heldout", 100, 0)}
+    model, tokenizer = build_policy("xs", seed=0)
+    metrics = evaluate_policy(model, tokenizer, task, EvalStageConfig(eval_prompts=6, samples_per_prompt=1,
+                                                                      max_completion_tokens=4))
+    assert metrics["eval/heldout/distinct_prompts"] == len(held) < 6

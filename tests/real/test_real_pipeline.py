@@ -35,7 +35,8 @@ def test_the_checkpoint_loads_by_path_with_its_chat_template(tiny_checkpoint, re
     assert not any("<<" in c for c in data["completion"])
 
 
-def test_every_stage_runs_on_the_checkpoint_and_the_real_format_task(real_pipeline, tiny_checkpoint):
+def test_every_stage_runs_on_the_checkpoint_and_the_real_format_task(real_pipeline, real_pipeline_config,
+                                                                     tiny_checkpoint):
     sft, reward, rl = real_pipeline.sft, real_pipeline.reward, real_pipeline.rl
     start = load_causal_lm(tiny_checkpoint)
     trained = load_causal_lm(sft.path / "model")
@@ -60,6 +61,9 @@ def test_every_stage_runs_on_the_checkpoint_and_the_real_format_task(real_pipeli
             for metric in ("greedy_acc", "sampled_acc"):
                 assert 0.0 <= run.metrics[f"eval/{split}/{metric}"] <= 1.0
             assert math.isfinite(run.metrics[f"eval/{split}/kl"])
+            drawn = real_pipeline_config.task.problems(split, real_pipeline_config.eval.eval_prompts, 1234)
+            # a split smaller than eval_prompts is cycled through: the evaluation says how many prompts differ
+            assert run.metrics[f"eval/{split}/distinct_prompts"] == len({p.prompt for p in drawn})
     check_saved_weights(rl.path / "model")
     check_saved_weights(reward.path / "model")
 
