@@ -87,6 +87,12 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parameter_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``-p NAME VALUE``, repeatable: notebook parameters, typed later by what the notebook declares."""
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlhf-nb", description="Measure how RLHF scales, notebook by notebook.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,17 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "default: RAY_ADDRESS, else a Ray instance on this machine")
     st.add_argument("--ray-gpus-per-task", type=float, default=0.0,
                     help="GPUs Ray reserves for each notebook execution (e.g. 1, or 0.5 to share a GPU)")
-    st.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="a parameter given to every axis notebook, e.g. -p task data/gsm8k.jsonl -p policy "
-                         "/models/qwen (give the study its own --name)")
+    _parameter_option(st, "a parameter given to every axis notebook, e.g. -p task data/gsm8k.jsonl -p policy "
+                          "/models/qwen (give the study its own --name)")
     st.set_defaults(func=_study)
     rp = sub.add_parser("report", help="rebuild a study's report from existing results (no training)")
     rp.add_argument("--name", default="default", help="study folder name under <output-dir>/studies")
     rp.add_argument("--output-dir", default="outputs")
     rp.set_defaults(func=_report)
     p = sub.add_parser("pipeline", help="run notebooks/pipeline.ipynb (one SFT -> RM -> RL -> eval pipeline)")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="override a notebook parameter (see papermill --help-notebook notebooks/pipeline.ipynb)")
+    _parameter_option(p, "override a notebook parameter (see papermill --help-notebook notebooks/pipeline.ipynb)")
     p.add_argument("--output-dir", default="outputs",
                    help="where the executed notebook (<dir>/pipeline/) and the run store (<dir>/store, unless "
                         "-p store_dir names another) go")
@@ -121,8 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("axis", help="run one axis notebook (notebooks/<name>.ipynb) for its seeds, then its findings")
     a.add_argument("name", help="the axis: rm_data, rm_size, orm_vs_prm, best_of_n, samples_per_prompt, policy_size, "
                                 "rm_size_for_rl, rl_length_kl, method or direct_alignment")
-    a.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="override a notebook parameter, e.g. -p seeds 0 -p policy /models/my-model")
+    _parameter_option(a, "override a notebook parameter, e.g. -p seeds 0 -p policy /models/my-model")
     a.add_argument("--output-dir", default="outputs",
                    help="where the executed notebook (<dir>/axes/), the run store (<dir>/store) and the tables, "
                         "findings and figures (<dir>/results) go, unless -p store_dir / -p results_dir name others")

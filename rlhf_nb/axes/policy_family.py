@@ -19,7 +19,7 @@ from ..models import default_learning_rate
 from ..pipeline.knobs import CostKnobs
 from ..pipeline.runs import PipelineConfig, sampling_budgets
 from ..tasks.registry import notebook_task
-from .results import config_from_params, setup_markdown
+from .results import config_from_params, setup_markdown, sft_problems_text
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,11 @@ class Scale(CostKnobs):
             "task": f"{config.task.name} ({self.task_spec})" + (f", options {self.task_options}"
                                                                 if self.task_options else ""),
             "SFT policy": f"{sft.policy}, {sft.sft_steps} steps of {sft.examples_per_step} examples on "
-                          f"{sft.train_problems} problems, learning rate {sft.effective_learning_rate:g}, sequences "
+                          f"{sft_problems_text(config.task, sft.train_problems)}, learning rate "
+                          f"{sft.effective_learning_rate:g}, sequences "
                           f"up to {sft.max_sequence_tokens or budgets.sequence} tokens",
             "reward model": f"{config.reward.n_prompts} prompts of SFT samples "
-                            f"({config.reward.max_new_tokens or budgets.rm_sampling} tokens each), "
+                            f"(up to {config.reward.max_new_tokens or budgets.rm_sampling} tokens each), "
                             f"{config.reward.comparisons_per_step} comparisons per step, learning rate "
                             f"{config.reward.learning_rate_for(sft.policy):g}",
             "RL": f"{rl.algorithm.upper()} against {reward}, {rl.rl_steps} steps of {rl.prompts_per_step} prompts x "

@@ -188,6 +188,14 @@ def _as_declared(value: Any, kind: Any, name: str) -> Any:
     return value
 
 
+def sft_problems_text(task, train_problems: int) -> str:
+    """"N problems", or for a data file smaller than N "N draws from its M training problems" (they are cycled)."""
+    sizes = getattr(task, "split_sizes", ())
+    if sizes and sizes[0] < train_problems:
+        return f"{train_problems} draws from its {sizes[0]} training problems"
+    return f"{train_problems} problems"
+
+
 def setup_markdown(title: str, items: Mapping[str, Any]) -> str:
     """The setup in force as a Markdown list: one ``- **name**: value`` line per item (lists comma-joined)."""
     lines = [f"**{title}**", ""]

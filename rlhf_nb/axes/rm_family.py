@@ -24,7 +24,7 @@ from ..stages.reward import RewardStageConfig
 from ..stages.sft import SFTStageConfig
 from ..store import Run, RunStore, as_store
 from ..tasks.registry import notebook_task
-from .results import config_from_params, setup_markdown
+from .results import config_from_params, setup_markdown, sft_problems_text
 
 
 def sft_config(seed: int, policy: str = "", steps: int = 0, problems: int = 0,
@@ -95,7 +95,8 @@ class Scale(CostKnobs):
             "seeds": list(seeds),
             "task": f"{task.name} ({self.task_spec})" + (f", options {self.task_options}" if self.task_options else ""),
             "SFT policy": f"{sft.policy}, {sft.sft_steps} steps of {sft.examples_per_step} examples on "
-                          f"{sft.train_problems} problems, learning rate {sft.effective_learning_rate:g}, sequences "
+                          f"{sft_problems_text(task, sft.train_problems)}, learning rate "
+                          f"{sft.effective_learning_rate:g}, sequences "
                           f"up to {sft.max_sequence_tokens or budgets.sequence} tokens",
             "reward models": f"initialised from the SFT policy, "
                              f"learning rate {reward.learning_rate_for(sft.policy):g}, "

@@ -181,3 +181,12 @@ def test_an_evaluation_on_a_split_smaller_than_its_prompts_says_how_many_differ(
     metrics = evaluate_policy(model, tokenizer, task, EvalStageConfig(eval_prompts=6, samples_per_prompt=1,
                                                                       max_completion_tokens=4))
     assert metrics["eval/heldout/distinct_prompts"] == len(held) < 6
+
+
+def test_the_setup_text_says_when_sft_cycles_through_a_small_data_file(real_task):
+    from rlhf_nb.axes.results import sft_problems_text
+
+    n = real_task.split_sizes[0]
+    assert n < 20000 and sft_problems_text(real_task, 20000) == f"20000 draws from its {n} training problems"
+    assert sft_problems_text(real_task, n) == f"{n} problems"
+    assert sft_problems_text(AdditionTask(), 20000) == "20000 problems"
