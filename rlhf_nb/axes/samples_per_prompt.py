@@ -79,13 +79,20 @@ def grid(samples: list[int], prompts_per_step: int, equal_total: int, algorithm:
     return points
 
 
+def per_point_scale(scale: Scale) -> Scale:
+    """``scale`` without its RL micro-batch: the axis sets each point's step size, so the micro-batch is applied (and
+    checked against that step) per point, not against the pipeline's default step."""
+    return replace(scale, rl_micro_batch=0)
+
+
 def run_seed(seed: int, store: RunStore | str | Path, *, samples: list[int], prompts_per_step: int,
              equal_total: int, scale: Scale = Scale()) -> pd.DataFrame:
     """Every run of both series for one seed: tidy rows, one per tracked RL step."""
     store = store if isinstance(store, RunStore) else RunStore(store)
-    config = scale.pipeline(seed)
-    # every point's config built (and checked, e.g. a micro-batch dividing its step) before anything trains
-    points = [(series, replace(config, rl=replace(config.rl, prompts_per_step=prompts, samples_per_prompt=n)))
+    config = per_point_scale(scale).pipeline(seed)
+    # every point's config built (and checked: the micro-batch must divide each point's own step) before training
+    points = [(series, replace(config, rl=replace(config.rl, prompts_per_step=prompts, samples_per_prompt=n,
+                                                   completions_per_micro_batch=scale.rl_micro_batch)))
               for series, prompts, n in grid(samples, prompts_per_step, equal_total, config.rl.algorithm)]
     frames, seen = [], set()
     for series, point in points:

@@ -14,7 +14,7 @@ What it does not do: read notebook parameters or decide findings (:mod:`rlhf_nb.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,14 @@ def run_dpo(store: RunStore, task: Task, config: DPOStageConfig, sft: Run, rewar
     params = {"task": asdict(task), "config": identity, "upstream": {"sft": sft.run_id, "reward": reward.run_id},
               "seed": config.seed}
 
+    # an automatic budget is the reward model's (the same comparisons, so no pair is cut that the reward model read
+    # whole); the reward run's id, upstream here, pins it
+    resolved = replace(config, max_sequence_tokens=config.max_sequence_tokens
+                       or int(reward.metrics.get("rm/max_sequence_tokens", 0)))
+
     def compute(out: Path) -> dict[str, Any]:
         comparisons = read_comparisons(reward.path / "comparisons.jsonl")
-        return train_dpo(config, task, sft.path / "model", comparisons, out, reward_model_dir=reward.path / "model")
+        return train_dpo(resolved, task, sft.path / "model", comparisons, out, reward_model_dir=reward.path / "model")
 
     return store.execute("dpo", params, compute)
 

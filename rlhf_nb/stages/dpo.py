@@ -45,7 +45,15 @@ from ..models import count_parameters, is_preset_model, load_causal_lm, load_tok
 from ..scoring.reward_models import load_reward
 from ..tasks.protocol import Task
 from ..typed_values import normalize_fields
-from .common import log_history_frame, per_device_batch, quiet, save_trained, token_budgets, trainer_kwargs
+from .common import (
+    log_history_frame,
+    per_device_batch,
+    quiet,
+    save_trained,
+    token_budgets,
+    trainer_kwargs,
+    warn_truncated,
+)
 from .tracking import PolicyTracker
 
 LOSS_TYPES = ("sigmoid", "ipo")
@@ -81,8 +89,9 @@ class DPOStageConfig:
     seed: int = 0
     """seed for data order and the tracker's sampling (the RL tracker's seed gives the same prompts and draws)"""
     max_sequence_tokens: int = 0
-    """longest prompt + response in tokens (TRL's ``max_length``); 0 = derived from the data: 128 for the addition
-    task, the longest SFT example of a data file (:func:`rlhf_nb.stages.common.token_budgets`)"""
+    """longest prompt + response in tokens (TRL's ``max_length``; longer pairs lose their end); 0 = the reward
+    model's sequence budget when run through :func:`rlhf_nb.pipeline.dpo_runs.run_dpo` (the same comparisons), else
+    the data's SFT sequence budget (128 for the addition task)"""
 
     def __post_init__(self):
         normalize_fields(self)  # declared types: one configuration, one run id, whatever typed it
@@ -164,6 +173,13 @@ def train_dpo(config: DPOStageConfig, task: Task, sft_model_dir: Path, compariso
                             task.problems("heldout", config.track_prompts, config.seed + 7),
                             config.track_every_steps, config.max_completion_tokens, config.seed, reward=proxy)
     data = Dataset.from_dict({k: [c[k] for c in comparisons] for k in ("prompt", "chosen", "rejected")})
+    max_length = config.max_sequence_tokens or token_budgets(task, tokenizer).sequence
+    # tokens per sequence the loss reads: every pair's prompt + chosen and prompt + rejected, EOS included
+    texts = [c["prompt"] + c["chosen"] for c in comparisons] + [c["prompt"] + c["rejected"] for c in comparisons]
+    lengths = [len(ids) + 1 for ids in tokenizer(texts)["input_ids"]]
+    truncated = sum(n > max_length for n in lengths) / max(1, len(lengths))
+    warn_truncated("DPO sequences (prompt + response, cut at the end, where the answer is)", truncated,
+                   "DPOStageConfig.max_sequence_tokens (the notebooks' rm_max_tokens)")
     steps = config.steps(len(comparisons))
     args = DPOConfig(
         **trainer_kwargs(str(out_dir / "trainer"), config.seed, config.learning_rate, steps,
@@ -171,7 +187,7 @@ def train_dpo(config: DPOStageConfig, task: Task, sft_model_dir: Path, compariso
                          model_is_preset=is_preset_model(sft_model_dir), precision=config.precision, logging_steps=1),
         beta=config.beta,
         loss_type=[config.loss_type],
-        max_length=config.max_sequence_tokens or token_budgets(task, tokenizer).sequence,
+        max_length=max_length,
         disable_dropout=True,
     )
     trainer = quiet(DPOTrainer(model=policy, ref_model=ref_for_loss, args=args, train_dataset=data,
@@ -185,15 +201,15 @@ def train_dpo(config: DPOStageConfig, task: Task, sft_model_dir: Path, compariso
     curve = implicit_reward_columns(tracker.frame(), log)
     curve.to_csv(out_dir / "curve.csv", index=False)
 
-    # tokens the loss sees per epoch: every pair's prompt + chosen and prompt + rejected, EOS included
-    texts = [c["prompt"] + c["chosen"] for c in comparisons] + [c["prompt"] + c["rejected"] for c in comparisons]
-    tokens_per_epoch = sum(len(ids) + 1 for ids in tokenizer(texts)["input_ids"])
+    tokens_per_epoch = sum(min(n, max_length) for n in lengths)  # what the loss sees per epoch
     n_policy = count_parameters(trainer.model, non_embedding=True)
     best = curve.loc[curve["gold_acc"].idxmax()]
     return {
         "dpo/seconds": seconds,
         "dpo/steps": steps,
         "dpo/comparisons": len(comparisons),
+        "dpo/max_sequence_tokens": max_length,
+        "dpo/truncated_share": truncated,
         "dpo/flops": dpo_flops(n_policy, config.epochs * tokens_per_epoch),  # whole epochs: steps() rounds up
         "dpo/final/gold_acc": float(curve["gold_acc"].iloc[-1]),
         "dpo/final/kl": float(curve["kl"].iloc[-1]),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rlhf_nb.axes import rm_size_for_rl
+from rlhf_nb.axes import rm_size_for_rl, samples_per_prompt
 from rlhf_nb.axes.policy_family import Scale as PolicyScale
 from rlhf_nb.axes.rm_family import Scale as RMScale
 from rlhf_nb.models import default_learning_rate
@@ -55,6 +55,7 @@ def test_knobs_left_at_zero_resolve_to_the_defaults_so_run_ids_do_not_change():
 class _Run:
     def __init__(self, run_id: str, path: str = "/nonexistent"):
         self.run_id, self.path, self.params = run_id, Path(path), {"config": {"policy": "s"}}
+        self.metrics = {}
 
 
 class _Store(RunStore):
@@ -143,3 +144,65 @@ def test_the_axis_command_refuses_a_knob_that_does_not_fit_in_one_line(tmp_path,
     assert (tmp_path / "axes" / "samples_per_prompt.ipynb").exists()
     assert main(["axis", "pipeline", "--output-dir", str(tmp_path)]) == 2
     assert "no axis notebook 'pipeline'" in capsys.readouterr().err
+
+
+def test_the_rl_micro_batch_of_samples_per_prompt_is_checked_against_each_points_own_step(tmp_path):
+    scale = PolicyScale(rl_micro_batch=6)
+    with pytest.raises(ValueError, match="does not divide"):
+        scale.pipeline(0)  # the pipeline's default step (16 x 8) is not this axis's
+    config = samples_per_prompt.per_point_scale(scale).pipeline(0)  # the axis's base: no micro-batch yet
+    assert config.rl.completions_per_micro_batch == 0
+    with pytest.raises(ValueError, match=r"completions_per_micro_batch=6.*2 x 4 = 8"):  # refused before any training
+        samples_per_prompt.run_seed(0, tmp_path, samples=[3, 4], prompts_per_step=2, equal_total=0, scale=scale)
+    assert not (tmp_path / "sft").exists()
+
+
+def test_pooled_reward_data_samples_each_policy_at_its_own_budget(monkeypatch):
+    import rlhf_nb.pipeline.pooled_rm as pooled_rm
+
+    budgets = {"a": 48, "b": 96}
+    monkeypatch.setattr(pooled_rm, "rm_sample_tokens", lambda task, config, sft: budgets[sft.run_id])
+    config = RewardStageConfig(comparisons=8, n_prompts=4)
+    assert pooled_rm._sample_tokens(AdditionTask(), config, [_Run("a"), _Run("b")], _Run("a")) == [48, 96, 48]
+    budgets["b"] = 48
+    assert pooled_rm._sample_tokens(AdditionTask(), config, [_Run("a"), _Run("b")], _Run("a")) == 48
+
+
+def test_dpo_reads_the_reward_models_sequence_budget_when_its_own_is_automatic(tmp_path, monkeypatch):
+    import rlhf_nb.pipeline.dpo_runs as dpo_runs
+
+    seen = []
+    monkeypatch.setattr(dpo_runs, "train_dpo", lambda config, *args, **kwargs: seen.append(config) or {})
+
+    class _Computing(_Store):
+        def execute(self, stage, params, compute):
+            super().execute(stage, params, compute)
+            compute(tmp_path)
+            return _Run(stage)
+
+    reward = _Run("rm", str(tmp_path))
+    reward.metrics = {"rm/max_sequence_tokens": 160}
+    (tmp_path / "comparisons.jsonl").write_text('{"prompt": "p", "chosen": "a", "rejected": "b"}\n')
+    store = _Computing(tmp_path / "store")
+    run_dpo(store, AdditionTask(), DPOStageConfig(), _Run("sft"), reward)
+    run_dpo(store, AdditionTask(), DPOStageConfig(max_sequence_tokens=200), _Run("sft"), reward)
+    assert [c.max_sequence_tokens for c in seen] == [160, 200]
+    assert "max_sequence_tokens" not in store.params[0][1]["config"]  # automatic: the reward run's id pins it
+
+
+def test_the_axis_command_puts_notebook_store_and_results_under_its_output_dir(tmp_path, monkeypatch):
+    import rlhf_nb.cli as cli
+
+    seen = {}
+
+    def fake_execute(name, output, params):
+        seen.update(params, name=name, output=output)
+        return output
+
+    monkeypatch.setattr(cli, "execute_notebook", fake_execute)
+    assert cli.main(["axis", "rm_size", "--output-dir", str(tmp_path), "-p", "rm_sample_tokens", "96"]) == 0
+    assert seen["name"] == "rm_size" and seen["output"] == tmp_path / "axes" / "rm_size.ipynb"
+    assert (seen["store_dir"], seen["results_dir"]) == (str(tmp_path / "store"), str(tmp_path / "results"))
+    assert seen["rm_sample_tokens"] == 96  # typed by the notebook's declaration, not left as text
+    assert cli.main(["axis", "rm_size", "-p", "store_dir", "/elsewhere", "--output-dir", str(tmp_path)]) == 0
+    assert seen["store_dir"] == "/elsewhere"
