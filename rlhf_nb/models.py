@@ -309,8 +309,8 @@ def checkpoint_digest(spec: str | Path) -> str:
 # Learning rates by kind: presets train from scratch (measured on 0.1M-5M models); checkpoints are fine-tuned
 # (TRL's own range for pretrained models; on grade-school problems 2e-3 took SmolLM2-135M's SFT loss from 1.11 to
 # 8.59 in one step, 1e-5 to 0.87 in three).
-PRESET_LEARNING_RATES = {"sft": 2e-3, "reward": 1e-4, "rl": 3e-5, "dpo": 5e-5}
-CHECKPOINT_LEARNING_RATES = {"sft": 1e-5, "reward": 1e-5, "rl": 1e-6, "dpo": 1e-6}
+PRESET_LEARNING_RATES = {"sft": 2e-3, "reward": 1e-4, "rl": 3e-5, "dpo": 5e-5, "ppo_value": 5e-4}
+CHECKPOINT_LEARNING_RATES = {"sft": 1e-5, "reward": 1e-5, "rl": 1e-6, "dpo": 1e-6, "ppo_value": 1e-5}
 
 
 def has_preset_shape(spec: str | Path) -> bool:

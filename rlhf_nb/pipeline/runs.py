@@ -13,7 +13,7 @@ from typing import Any
 from ..models import has_preset_shape, load_causal_lm, load_tokenizer
 from ..scoring.reward_models import load_reward
 from ..stages.evaluation import EvalStageConfig, evaluate_policy
-from ..stages.ppo import PPOSettings
+from ..stages.ppo import settings_for
 from ..stages.reward import RewardStageConfig, train_reward_model
 from ..stages.rl import RLStageConfig, train_rl
 from ..stages.sft import SFTStageConfig, train_sft
@@ -67,8 +67,8 @@ def run_rl(store: RunStore, task: Task, config: RLStageConfig, sft: Run, reward:
     # names the run as 0 (automatic) did, so lowering it to fit memory loads a finished run instead of retraining.
     identity = {**asdict(config), "completions_per_micro_batch": 0}
     params = {"task": asdict(task), "config": identity, "upstream": upstream, "seed": config.seed}
-    if config.algorithm == "ppo":  # PPO's own settings are fixed defaults, but a changed default is a new run
-        params["ppo"] = asdict(PPOSettings())
+    if config.algorithm == "ppo":  # PPO's own settings (fixed, the critic's rate by model kind) name the run too
+        params["ppo"] = asdict(settings_for(sft.path / "model"))  # a preset's shape: the defaults
     rm_dir = reward.path / "model" if reward else None
     return store.execute("rl", params, lambda out: with_rl_truncation(
         train_rl(config, task, sft.path / "model", rm_dir, out), out))

@@ -74,7 +74,8 @@ class PPOSettings:
     value_clip_range: float = 0.2
     """value clipping around the rollout's values, in reward units"""
     value_learning_rate: float = 5e-4
-    """the critic's own Adam rate: 5e-4 trains a reward model on the same backbone in about a minute"""
+    """the critic's own Adam rate: 5e-4 trains a reward model on the same backbone in about a minute (a preset);
+    :func:`settings_for` gives a pretrained checkpoint's critic 1e-5, as its reward model"""
     gamma: float = 1.0
     """discount: 1, the reward comes once at the end of a short answer"""
     gae_lambda: float = 0.95
@@ -347,6 +348,14 @@ def prompt_stream(prompts: list[str], seed: int):
         order = list(prompts)
         rng.shuffle(order)
         yield from order
+
+
+def settings_for(sft_model_dir) -> PPOSettings:
+    """PPO's settings for a policy: the defaults, with the critic's learning rate by the model's kind
+    (:func:`rlhf_nb.models.default_learning_rate`: 5e-4 for a preset's shape, 1e-5 for a pretrained checkpoint)."""
+    from ..models import default_learning_rate
+
+    return PPOSettings(value_learning_rate=default_learning_rate("ppo_value", sft_model_dir))
 
 
 def train_ppo(

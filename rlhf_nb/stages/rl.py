@@ -175,9 +175,9 @@ def train_rl(
     # resolved to hf, else as sample() chooses (fast for the policy that resolve_sampler found supported)
     with use_sampler("hf" if sampler == "hf" else "auto"):
         if config.algorithm == "ppo":
-            from .ppo import train_ppo
+            from .ppo import settings_for, train_ppo
 
-            log = train_ppo(config, task, policy, ref_model, tokenizer, proxy, tracker)
+            log = train_ppo(config, task, policy, ref_model, tokenizer, proxy, tracker, settings_for(sft_model_dir))
             model = policy
         else:
             trainer, log = _train_trl(config, task, policy, tokenizer, proxy, tracker, out_dir,

@@ -129,6 +129,10 @@ def test_the_rl_learning_rate_goes_by_model_kind(tmp_path):
     (pretrained / "config.json").write_text(json.dumps({"hidden_size": 576, "num_hidden_layers": 30,
                                                          "intermediate_size": 1536, "vocab_size": 49152}))
     assert default_learning_rate("rl", "s") == 3e-5 and default_learning_rate("rl", str(pretrained)) == 1e-6
+    from rlhf_nb.stages.ppo import PPOSettings, settings_for
+
+    assert settings_for("s") == PPOSettings()  # a preset's PPO runs keep their ids
+    assert settings_for(str(pretrained)) == PPOSettings(value_learning_rate=1e-5)  # the critic of a 135M checkpoint
 
 
 def test_the_axis_command_refuses_a_knob_that_does_not_fit_in_one_line(tmp_path, capsys):
