@@ -68,7 +68,7 @@ def run_rl(store: RunStore, task: Task, config: RLStageConfig, sft: Run, reward:
     identity = {**asdict(config), "completions_per_micro_batch": 0}
     params = {"task": asdict(task), "config": identity, "upstream": upstream, "seed": config.seed}
     if config.algorithm == "ppo":  # PPO's own settings (fixed, the critic's rate by model kind) name the run too
-        params["ppo"] = asdict(settings_for(sft.path / "model"))  # a preset's shape: the defaults
+        params["ppo"] = asdict(settings_for(policy_of(sft)))  # by the policy it started from, as reward_params
     rm_dir = reward.path / "model" if reward else None
     return store.execute("rl", params, lambda out: with_rl_truncation(
         train_rl(config, task, sft.path / "model", rm_dir, out), out))
