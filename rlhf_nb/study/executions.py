@@ -154,9 +154,17 @@ def local_executor(workers: int) -> Executor:
 def run_executions(executions: list[Execution], paths: StudyPaths, workers: int, desc: str,
                    cwd: Path | None = None,
                    executor: Callable[[int], Executor] = local_executor) -> RunSummary:
-    """Run what is not done yet on ``executor(workers)`` (local processes by default), with a progress bar."""
+    """Run what is not done yet on ``executor(workers)`` (local processes by default), with a progress bar.
+
+    An execution listed twice (same notebook, same parameters: the same id) runs once: two workers
+    writing one notebook file would race.
+    """
     for d in (paths.executions, paths.done, paths.failed):
         d.mkdir(parents=True, exist_ok=True)
+    unique: dict[str, Execution] = {}
+    for ex in executions:
+        unique.setdefault(ex.id, ex)
+    executions = list(unique.values())
     summary = RunSummary()
     todo = []
     for ex in executions:

@@ -50,6 +50,16 @@ def test_failures_are_recorded_and_the_rest_goes_on_then_resume_skips_finished(t
     assert bad_marker.read_text() == "xx"
 
 
+def test_an_execution_listed_twice_runs_once(tmp_path, counting_notebook):
+    """Two workers writing one notebook file would race (one rename finds the file gone): one run, one record."""
+    paths = StudyPaths(tmp_path / "study")
+    marker = tmp_path / "m.txt"
+    ex = Execution(counting_notebook, {"marker": str(marker), "fail": False})
+    twin = Execution(counting_notebook, {"marker": str(marker), "fail": False})
+    summary = run_executions([ex, twin], paths, workers=2, desc="test")
+    assert summary.ran == [ex.id] and not summary.failed and marker.read_text() == "x"
+
+
 def test_a_half_written_notebook_is_not_taken_as_done(tmp_path, counting_notebook):
     paths = StudyPaths(tmp_path / "study")
     ex = Execution(counting_notebook, {"marker": str(tmp_path / "m.txt"), "fail": False})
@@ -140,7 +150,7 @@ from rlhf_nb.study.plan import Execution
 from rlhf_nb.study.executions import StudyPaths, run_executions
 
 notebook, root, marker = sys.argv[1:4]
-executions = [Execution(notebook, {"marker": marker, "seconds": s}) for s in (0.0, 120.0, 120.0, 121.0)]
+executions = [Execution(notebook, {"marker": marker, "seconds": s}) for s in (0.0, 120.0, 120.5, 121.0)]
 run_executions(executions, StudyPaths(Path(root)), workers=2, desc="test")
 """
 
@@ -188,7 +198,7 @@ def test_ctrl_c_stops_workers_and_kernels_at_once_and_the_rerun_resumes(tmp_path
     assert not list((root / "executions").glob("[!.]*.failed.ipynb"))
 
     assert len(marker.read_text()) == 3  # the queued fourth never started
-    fast = [Execution(nb, {"marker": str(marker), "seconds": s}) for s in (0.0, 120.0, 120.0, 121.0)]
+    fast = [Execution(nb, {"marker": str(marker), "seconds": s}) for s in (0.0, 120.0, 120.5, 121.0)]
     nbformat_nb.cells[1].source = body.replace("time.sleep(seconds)", "pass")  # the rerun is quick
     nbformat.write(nbformat_nb, nb)
     summary = run_executions(fast, StudyPaths(root), workers=2, desc="test")
