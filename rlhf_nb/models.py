@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -212,6 +213,13 @@ GGUF_CACHE_ENV = "RLHF_NB_GGUF_CACHE"
 
 
 def _file_sha256(path: Path, chunk: int = 1 << 24) -> str:
+    """The file's SHA-256, read once per process for a given (path, size, modification time)."""
+    stat = path.stat()
+    return _sha256_of(str(path), stat.st_size, stat.st_mtime_ns, chunk)
+
+
+@lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int, chunk: int) -> str:  # size and mtime only key the cache
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):

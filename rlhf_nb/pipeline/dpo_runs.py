@@ -24,6 +24,7 @@ import pandas as pd
 from ..stages.dpo import IMPLICIT_KEYS, DPOStageConfig, read_comparisons, train_dpo
 from ..store import Run, RunStore
 from ..tasks.protocol import Task
+from .policy_runs import eval_columns
 from .runs import PipelineConfig, run_eval, run_reward, run_sft
 
 
@@ -96,13 +97,7 @@ def dpo_rows(runs: DPOPointRuns, **labels: Any) -> pd.DataFrame:
     rows["dpo_compute_to_step"] = m["dpo/flops"] * rows["step"] / steps
     last = rows.index[-1]
     e_sft, e_dpo = runs.sft_eval.metrics, runs.dpo_eval.metrics
-    final = {"dpo_seconds": m["dpo/seconds"], "dpo_flops": m["dpo/flops"]}
-    for split in ("heldout", "ood"):
-        key = f"eval/{split}/sampled_acc"
-        final[f"sft_{split}_sampled_acc"] = e_sft.get(key)
-        final[f"dpo_{split}_sampled_acc"] = e_dpo.get(key)
-        final[f"gain_{split}_sampled_acc"] = e_dpo.get(key, np.nan) - e_sft.get(key, np.nan)
-        final[f"dpo_{split}_kl"] = e_dpo.get(f"eval/{split}/kl")
+    final = {"dpo_seconds": m["dpo/seconds"], "dpo_flops": m["dpo/flops"], **eval_columns("dpo", e_sft, e_dpo)}
     for key, value in final.items():
         rows.loc[last, key] = value
     return rows

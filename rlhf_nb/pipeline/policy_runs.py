@@ -133,17 +133,26 @@ def point_rows(runs: PointRuns, seen: set[str] | None = None, **labels: Any) -> 
                              ("rm_flops", runs.reward, "rm/flops"), ("rm_sft_flops", runs.rm_sft, "sft/flops")):
         final[key] = run.metrics.get(metric) if run.run_id not in seen else float("nan")
         seen.add(run.run_id)
-    for split in ("heldout", "ood"):
-        for metric in ("sampled_acc", "greedy_acc"):
-            key = f"eval/{split}/{metric}"
-            final[f"sft_{split}_{metric}"] = e_sft.get(key)
-            final[f"rl_{split}_{metric}"] = e_rl.get(key)
-            final[f"gain_{split}_{metric}"] = e_rl.get(key, np.nan) - e_sft.get(key, np.nan)
-        final[f"rl_{split}_kl"] = e_rl.get(f"eval/{split}/kl")
-        final[f"rl_{split}_proxy"] = e_rl.get(f"eval/{split}/proxy_mean")
+    final.update(eval_columns("rl", e_sft, e_rl))
     for key, value in final.items():
         rows.loc[last, key] = value
     return rows
+
+
+def eval_columns(prefix: str, sft_metrics: dict[str, Any], policy_metrics: dict[str, Any]) -> dict[str, Any]:
+    """A trained policy's evaluation beside its SFT policy's, per split: ``sft_<split>_<metric>``,
+    ``<prefix>_<split>_<metric>`` and ``gain_<split>_<metric>`` for sampled and greedy accuracy, and the
+    policy's ``<prefix>_<split>_kl`` and ``<prefix>_<split>_proxy`` (NaN or None where a metric is missing)."""
+    out: dict[str, Any] = {}
+    for split in ("heldout", "ood"):
+        for metric in ("sampled_acc", "greedy_acc"):
+            key = f"eval/{split}/{metric}"
+            out[f"sft_{split}_{metric}"] = sft_metrics.get(key)
+            out[f"{prefix}_{split}_{metric}"] = policy_metrics.get(key)
+            out[f"gain_{split}_{metric}"] = policy_metrics.get(key, np.nan) - sft_metrics.get(key, np.nan)
+        out[f"{prefix}_{split}_kl"] = policy_metrics.get(f"eval/{split}/kl")
+        out[f"{prefix}_{split}_proxy"] = policy_metrics.get(f"eval/{split}/proxy_mean")
+    return out
 
 
 def parameter_count(run: Run, non_embedding: bool = True) -> int:

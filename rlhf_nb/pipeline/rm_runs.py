@@ -131,13 +131,12 @@ def rm_sample_tokens(task: Task, config: RewardStageConfig, sft: Run) -> int:
 
 
 def cached_chunks(store: RunStore, task: Task, sft: Run, responses_per_prompt: int, seed: int,
-                  max_new_tokens: int = 0) -> Iterator[ResponsePool]:
+                  max_new_tokens: int) -> Iterator[ResponsePool]:
     """Chunks 0, 1, ... of the reward-model prompt stream, each sampled once and kept in the store.
 
-    ``max_new_tokens`` 0: the data's reward-model budget (:func:`rlhf_nb.pipeline.runs.run_budgets`).
+    ``max_new_tokens``: the budget of every response (:func:`rm_sample_tokens` resolves a config's).
     """
     policy: dict[str, Any] = {}
-    max_new_tokens = max_new_tokens or run_budgets(task, sft).rm_sampling
 
     def compute(index: int):
         def run(out: Path) -> dict[str, Any]:

@@ -30,6 +30,8 @@ from trl import RewardConfig, RewardTrainer
 
 from ..compute import forward_flops, train_flops
 from ..models import (
+    CHECKPOINT_LEARNING_RATES,
+    PRESET_LEARNING_RATES,
     build_reward_model,
     count_parameters,
     default_learning_rate,
@@ -167,7 +169,8 @@ class RewardStageConfig:
         that kind, the micro-batch left out (memory, not what is learned), automatic budgets left out (the
         task and the checkpoint, both in the id, decide them)."""
         out = asdict(self)
-        out["learning_rate"] = self.learning_rate or (1e-4 if init_is_preset else 1e-5)  # models' rates by kind
+        rates = PRESET_LEARNING_RATES if init_is_preset else CHECKPOINT_LEARNING_RATES  # as learning_rate_for
+        out["learning_rate"] = self.learning_rate or rates["reward"]
         out.pop("comparisons_per_micro_batch")
         for name in ("max_sequence_tokens", "max_new_tokens"):
             if not out[name]:

@@ -190,3 +190,19 @@ def test_the_setup_text_says_when_sft_cycles_through_a_small_data_file(real_task
     assert n < 20000 and sft_problems_text(real_task, 20000) == f"20000 draws from its {n} training problems"
     assert sft_problems_text(real_task, n) == f"{n} problems"
     assert sft_problems_text(AdditionTask(), 20000) == "20000 problems"
+
+
+def test_a_gguf_files_hash_is_read_once_and_follows_its_content(tmp_path):
+    import hashlib
+    import os
+
+    from rlhf_nb.models import _file_sha256, _sha256_of
+
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"one")
+    first = _file_sha256(f)
+    hits = _sha256_of.cache_info().hits
+    assert _file_sha256(f) == first == hashlib.sha256(b"one").hexdigest() and _sha256_of.cache_info().hits == hits + 1
+    f.write_bytes(b"two")
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000))  # a rewrite within the clock's tick
+    assert _file_sha256(f) == hashlib.sha256(b"two").hexdigest()
