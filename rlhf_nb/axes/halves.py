@@ -70,7 +70,9 @@ def rl_half(rl: pd.DataFrame, half: str) -> pd.DataFrame | None:
     else:
         key = [c for c in ("seed", "series", "budget", "policy", "rm_policy", "algorithm", "kl_coef",
                            "samples_per_prompt", "prompts_per_step", "rl_steps") if c in out]
-    start = out.sort_values("step").groupby(key, sort=False, dropna=False)["gold"].transform("first")
+    first = out["step"] == out.groupby(key, sort=False, dropna=False)["step"].transform("min")
+    # the run's first tracked step on this half, NaN when that step has no half (never a later step instead)
+    start = out["gold"].where(first).groupby([out[k] for k in key], sort=False, dropna=False).transform("max")
     out["gold_gain"] = out["gold"] - start
     _blank(out, RL_UNSPLIT + HALF_COLUMNS)  # a part that itself reads the halves has no half of its own
     _blank(out, [c for c in out.columns if c.startswith(EVAL_PREFIXES)])

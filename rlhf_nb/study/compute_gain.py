@@ -42,6 +42,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
+from ..analysis.decision import MIN_DECISION_SEEDS
+from ..analysis.per_seed import slope
+
 BON_N = 16
 """best-of-n budget the reward-model levers are read at (the axes' ``headline_n`` default); the largest n when absent"""
 POLICY_TABLES = ("samples_per_prompt", "rl_length_kl", "method", "policy_size", "rm_size_for_rl")
@@ -174,10 +177,9 @@ def per_seed_gains(points: pd.DataFrame) -> pd.DataFrame:
         g = g.groupby("flops", as_index=False)["gold"].mean().sort_values("flops")
         if len(g) < 2:
             continue
-        x, y = np.log10(g["flops"].to_numpy(float)), g["gold"].to_numpy(float)
-        slope = float(np.polyfit(x, y, 1)[0])
+        per_decade = slope(np.log10(g["flops"].to_numpy(float)), g["gold"].to_numpy(float))
         lo, hi = g.iloc[0], g.iloc[-1]
-        rows.append({"lever": lever, "seed": seed, "per_decade": slope,
+        rows.append({"lever": lever, "seed": seed, "per_decade": per_decade,
                      "per_flop": float((hi["gold"] - lo["gold"]) / (hi["flops"] - lo["flops"])),
                      "flops_lo": float(lo["flops"]), "flops_hi": float(hi["flops"]),
                      "gold_lo": float(lo["gold"]), "gold_hi": float(hi["gold"])})
@@ -186,12 +188,14 @@ def per_seed_gains(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, lo, hi): a two-sided t interval over per-seed values (df = n - 1); no interval under 2 values."""
+    """(mean, lo, hi): a two-sided t interval over per-seed values (df = n - 1), a description, never a verdict;
+    as the decision protocol, no interval under :data:`rlhf_nb.analysis.decision.MIN_DECISION_SEEDS` values or
+    over identical ones."""
     v = np.asarray([x for x in values if math.isfinite(x)], dtype=float)
     if not len(v):
         return float("nan"), float("nan"), float("nan")
     mean = float(v.mean())
-    if len(v) < 2:
+    if len(v) < MIN_DECISION_SEEDS or np.ptp(v) == 0:
         return mean, float("nan"), float("nan")
     half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
     return mean, mean - half, mean + half
@@ -232,14 +236,6 @@ def sft_stage(results_dir: Path) -> dict[str, float | str]:
     return {"policy": policy, "flops": float(np.mean(costs)), "gold": float(gold.mean()), "seeds": len(costs)}
 
 
-def next_10x_sentence(row: pd.Series | dict) -> str:
-    """One line: what one more decade of compute bought on a lever over its measured range, with its interval."""
-    lo, hi = row["per_decade_lo"], row["per_decade_hi"]
-    ci = f"95% interval [{lo:+.3f}, {hi:+.3f}]" if math.isfinite(lo) and math.isfinite(hi) else "no interval"
-    return (f"{row['lever']}: 10x compute bought {row['per_decade']:+.3f} gold accuracy ({ci}, {int(row['seeds'])} "
-            f"seeds), from {row['flops_lo']:.2g} to {row['flops_hi']:.2g} FLOPs")
-
-
 def compute_gain_figure(points: pd.DataFrame, gains: pd.DataFrame, sft: dict, width_in: float = 11.0) -> Figure:
     """Left: each lever's gold accuracy over its smallest point against the FLOPs it spent (log scale; mean over
     seeds, bars the spread of seeds), the SFT stage's cost as a dotted line. Right: gold per 10x compute per lever,
@@ -254,7 +250,7 @@ def compute_gain_figure(points: pd.DataFrame, gains: pd.DataFrame, sft: dict, wi
     colours = dict(zip([lv.name for lv in LEVERS], ["#1b6ca8", "#7b3fa0", "#2e7d32", "#c62828", "#b08900"]))
     for lever, g in points.groupby("lever", sort=False):
         base = g.loc[g.groupby("seed")["flops"].idxmin(), ["seed", "gold"]].set_index("seed")["gold"]
-        g = g.assign(gain=g["gold"] - g["seed"].map(base), order=g.groupby("seed").cumcount())
+        g = g.assign(gain=g["gold"] - g["seed"].map(base))
         by = g.groupby("point", sort=False).agg(flops=("flops", "mean"), gain=("gain", "mean"), lo=("gain", "min"),
                                                  hi=("gain", "max")).sort_values("flops")
         left.errorbar(by["flops"], by["gain"], yerr=[by["gain"] - by["lo"], by["hi"] - by["gain"]], marker="o",

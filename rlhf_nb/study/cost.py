@@ -105,7 +105,8 @@ def cost_table(study_dir: Path, store_dir: Path) -> pd.DataFrame:
     lock waits), which belongs to no one seed (its seed columns are NaN).
     """
     stages = stage_costs(store_dir)
-    table = stages.pivot_table(index=["stage", "part"], columns="seed", values="seconds", aggfunc="sum").fillna(0.0)
+    seeds = stages.assign(seed=stages["seed"].astype(object).where(stages["seed"].notna(), "unknown"))  # kept
+    table = seeds.pivot_table(index=["stage", "part"], columns="seed", values="seconds", aggfunc="sum").fillna(0.0)
     table.columns = [f"seed {int(c)}" if isinstance(c, (int, float)) and c == c else f"seed {c}" for c in table.columns]
     table["total"] = table.sum(axis=1)
     table = table.sort_values("total", ascending=False)

@@ -172,12 +172,13 @@ def _compute_html(gains: pd.DataFrame, sft: dict, by_axis: pd.DataFrame) -> str:
              + ", ".join(f"{html.escape(a)} {_sci(f)}" for a, f in zip(by_axis["axis"], by_axis["flops"])) + "."
              if len(by_axis) else "")
     best_ci = (f", 95% CI [{best['per_decade_lo']:+.3f}, {best['per_decade_hi']:+.3f}]"
-               if math.isfinite(best["per_decade_lo"]) else ", one seed: no interval")
+               if math.isfinite(best["per_decade_lo"]) else ", fewer than 3 seeds: no interval")
     return (f"<p>Each lever's gold accuracy (share of held-out prompts answered right) against the FLOPs it spent, "
             f"per seed; <b>gold per 10x compute</b> is each seed's least-squares slope of gold on log10(FLOPs), "
             f"summarised over seeds with a 95% t interval. On this study's grid the largest estimate is "
-            f"<b>{html.escape(str(best['lever']))}</b> ({best['per_decade']:+.3f} gold per 10x{best_ci}); a lever "
-            f"whose interval covers 0 has not been shown to buy anything. Slopes describe the measured range; a "
+            f"<b>{html.escape(str(best['lever']))}</b> ({best['per_decade']:+.3f} gold per 10x{best_ci}). These "
+            f"are descriptions, not verdicts: no smallest effect of interest is registered for them, so the "
+            f"findings above decide what the levers show. Slopes describe the measured range; a "
             f"decade past its largest point is an extrapolation.{sft_line}{total} Definitions: "
             f"<code>rlhf_nb/study/compute_gain.py</code>.</p>"
             f'<img src="compute_gain.png" alt="gold against compute per lever, and gold per 10x compute">'

@@ -76,6 +76,8 @@ def test_rl_half_measures_gain_from_each_runs_first_step_on_that_half():
     assert even["gold_gain"].to_numpy() == pytest.approx([0, 0.12, 0.18, 0, 0.12, 0.28])
     assert even["proxy"].isna().all() and even["rl_heldout_sampled_acc"].isna().all()
     assert even["gold_even"].isna().all() and (even["sqrt_kl"] == rl["sqrt_kl"]).all()
+    gap = rl.assign(gold_even=[np.nan, 0.64, 0.7, 0.38, 0.5, 0.66])  # run a has no half at its first step
+    assert rl_half(gap, "even")["gold_gain"].iloc[:3].isna().all()  # no later step stands in for its baseline
     assert rl_half(rl.drop(columns=["gold_even", "gold_odd"]), "odd") is None
     with pytest.raises(ValueError, match="half"):
         rl_half(rl, "left")

@@ -65,3 +65,11 @@ def test_an_evaluation_counts_to_the_seed_of_the_model_it_evaluates(tmp_path):
     assert set(costs["seed"]) == {4}  # the evaluation's own seed 1234 is not a study seed
     runs = {r.run_id: (r.stage, r.path, r.params) for r in (sft, rl, ev)}
     assert training_seed(ev.run_id, runs) == 4
+
+
+def test_a_run_without_a_seed_keeps_its_time_in_the_table(tmp_path):
+    store = _fake_store(tmp_path)
+    orphan = store.execute("rm_chunk", {"index": 0}, lambda out: {})  # no seed anywhere up its chain
+    (orphan.path / TIMING_FILE).write_text(json.dumps({"wall_seconds": 7.0, "cpu_seconds": 7.0}))
+    table = cost_table(tmp_path / "study", tmp_path / "store").set_index(["stage", "part"])
+    assert table.loc[("rm_chunk", "all"), "seed unknown"] == 7.0 and table.loc[("rm_chunk", "all"), "total"] == 7.0
