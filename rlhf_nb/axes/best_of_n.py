@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 from ..analysis.decision import GREATER, LESS, PartSpec
 from ..analysis.forms import GAO_BON_FORM
 from ..analysis.per_seed import linear_form_fit, slope
-from .halves import HALVES, bon_half, halves_of
+from .halves import HALVES, bon_half, crossfit_fall, halves_of
 from .results import Finding, axis_figure, decided_finding, part_notes, save_figure
 from .rm_size import (  # run_seed: this axis's runs are rm_size's
     RMSizeGrid,
@@ -84,17 +84,11 @@ def per_seed_fits(table: pd.DataFrame, split: str = "heldout") -> pd.DataFrame:
 
 
 def crossfit_drop(ns: np.ndarray, half_a: np.ndarray, half_b: np.ndarray) -> float:
-    """Gold at the peak n chosen on one half minus gold at the largest n, measured on the other; both ways, averaged.
-
-    ``ns`` ascending; ``half_a``, ``half_b`` the gold at each n on two disjoint halves of the
-    prompts. The peak is the first n of the highest gold on the choosing half. NaN when a half
-    has no finite values.
+    """Gold at the peak n chosen on one half minus gold at the largest n, measured on the other; both ways, averaged
+    (:func:`rlhf_nb.axes.halves.crossfit_fall` over the points ordered by n). NaN when a half has no finite values.
     """
-    ns, a, b = np.asarray(ns), np.asarray(half_a, dtype=float), np.asarray(half_b, dtype=float)
-    if not (np.isfinite(a).all() and np.isfinite(b).all()) or ns.size == 0:
-        return float("nan")
-    last = int(np.argmax(ns))
-    return float(0.5 * ((b[int(np.argmax(a))] - b[last]) + (a[int(np.argmax(b))] - a[last])))
+    order = np.argsort(np.asarray(ns), kind="stable")
+    return crossfit_fall(np.asarray(half_a, dtype=float)[order], np.asarray(half_b, dtype=float)[order])
 
 
 def g1_parts(weak: pd.DataFrame) -> list[PartSpec]:

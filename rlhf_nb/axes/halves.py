@@ -53,6 +53,20 @@ def _check(half: str) -> None:
         raise ValueError(f"half={half!r}: use one of {HALVES}")
 
 
+def crossfit_fall(half_a, half_b) -> float:
+    """Fall from the peak to the last point, the peak chosen on one half and the fall measured on the other.
+
+    ``half_a``, ``half_b``: the gold at each point of one curve, in ascending order of its x (n
+    or step), on two disjoint halves of the prompts. Peak k_A = the first argmax of A; the
+    value is the mean of B(k_A) - B(last) and A(k_B) - A(last), so selecting the peak on the
+    same noise it is measured on cannot inflate it. NaN when a half is empty or not finite.
+    """
+    a, b = np.asarray(half_a, dtype=float), np.asarray(half_b, dtype=float)
+    if not a.size or a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")
+    return float(0.5 * ((b[int(np.argmax(a))] - b[-1]) + (a[int(np.argmax(b))] - a[-1])))
+
+
 def rl_half(rl: pd.DataFrame, half: str) -> pd.DataFrame | None:
     """The RL rows with gold and gold gain on one half of the tracking prompts; None without ``gold_<half>``.
 

@@ -78,7 +78,7 @@ from ..analysis.per_seed import linear_form_fit
 from ..pipeline.policy_runs import bon_rows, point_rows, run_point
 from ..store import RunStore
 from .policy_family import Scale
-from .halves import HALVES, bon_half, halves_of, rl_half
+from .halves import HALVES, bon_half, crossfit_fall, halves_of, rl_half
 from .results import Finding, axis_figure, decided_finding, save_figure
 
 AXIS = "rl_length_kl"
@@ -241,12 +241,10 @@ def split_half_fall(curve: pd.DataFrame) -> float:
     fall measured on half B (``gold_odd``): B(k_A) - B(last); and the same with the halves swapped;
     the mean of the two. NaN when the table has no per-half gold.
     """
-    c = curve.sort_values("step")
-    a, b = c["gold_even"].to_numpy(float) if "gold_even" in c else None, \
-        c["gold_odd"].to_numpy(float) if "gold_odd" in c else None
-    if a is None or b is None or not (np.isfinite(a).all() and np.isfinite(b).all()) or not len(a):
+    if "gold_even" not in curve or "gold_odd" not in curve:
         return float("nan")
-    return float(0.5 * ((b[int(np.argmax(a))] - b[-1]) + (a[int(np.argmax(b))] - a[-1])))
+    c = curve.sort_values("step")
+    return crossfit_fall(c["gold_even"], c["gold_odd"])
 
 
 def g2_parts(rl: pd.DataFrame) -> tuple[list[PartSpec], dict]:

@@ -22,11 +22,11 @@ from ..analysis.decision import (
     decide_compound,
     multiplicity_summary,
 )
-from ..axes import findings as registry
-from ..axes.findings import FINDINGS, SCORED
-
-BEYOND = getattr(registry, "BEYOND", "beyond the papers")
-"""the ``source`` of a finding that neither paper states (the scorecard shows them in a section of their own)"""
+from ..axes.findings import (  # BEYOND: the source of findings neither paper states
+    BEYOND,
+    FINDINGS,
+    SCORED,
+)
 
 
 def load_findings(results_dir: Path) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 
 from rlhf_nb.analysis.decision import PartSpec
 from rlhf_nb.axes import best_of_n, rl_length_kl, rm_data
-from rlhf_nb.axes.halves import bon_half, halves_of, rl_half
+from rlhf_nb.axes.halves import bon_half, crossfit_fall, halves_of, rl_half
 from rlhf_nb.axes.results import NO_HALVES, decided_finding
 
 SEEDS = (0, 1, 2, 3)
@@ -236,3 +236,16 @@ def test_a_part_function_failing_on_a_half_records_why():
         raise ValueError("no fit")
     halves, reasons = halves_of(fails, {"even": 1, "odd": 2}, 2, {1: "own"})
     assert halves is None and "no fit" in reasons[0] and reasons[1] == "own"
+
+
+def test_crossfit_fall_picks_the_peak_on_one_half_and_measures_it_on_the_other():
+    a, b = [0.2, 0.9, 0.5, 0.4], [0.3, 0.5, 0.8, 0.2]  # A peaks at index 1, B at index 2
+    assert crossfit_fall(a, b) == pytest.approx(0.5 * ((0.5 - 0.2) + (0.5 - 0.4)))
+    assert np.isnan(crossfit_fall([0.1, np.nan], [0.2, 0.3])) and np.isnan(crossfit_fall([], []))
+    from rlhf_nb.axes.best_of_n import crossfit_drop
+    from rlhf_nb.axes.rl_length_kl import split_half_fall
+
+    assert crossfit_drop(np.array([8, 1, 2, 4]), [0.4, 0.2, 0.9, 0.5], [0.2, 0.3, 0.5, 0.8]) == \
+        pytest.approx(crossfit_fall(a, b))  # points given out of order are ordered by n
+    curve = pd.DataFrame({"step": [30, 0, 10, 20], "gold_even": [0.4, 0.2, 0.9, 0.5], "gold_odd": [0.2, 0.3, 0.5, 0.8]})
+    assert split_half_fall(curve) == pytest.approx(crossfit_fall(a, b))
